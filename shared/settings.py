@@ -1,0 +1,93 @@
+"""Settings from environment variables (pydantic-settings). The README has the table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PenaltyMethod = Literal["daily_pro_rata", "full_months", "started_months"]
+DayUnit = Literal["working", "calendar"]
+
+
+class BrokerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = Field(default="", description="host:port list; empty: resolved by the local stack")
+    enable_idempotence: bool = Field(
+        default=False, description="Idempotent producer (Apache Kafka yes; the local tansu broker does not support it)"
+    )
+    session_timeout_ms: int = Field(default=10_000, description="Consumer session timeout")
+    max_batch: int = Field(default=500, description="Most records handled in one database transaction")
+    batch_timeout_ms: int = Field(default=50, description="Longest wait to fill a batch")
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(default="", description="postgresql://...; empty: resolved by the local stack")
+    db_pool_min: int = Field(default=1)
+    db_pool_max: int = Field(default=5)
+
+
+class ClockSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOCK_", extra="ignore")
+
+    mode: Literal["real", "fixed", "simulated"] = Field(default="real")
+    start: datetime | None = Field(default=None, description="Fixed instant, or the simulated clock's start")
+    speed: float = Field(default=1.0, gt=0, description="Simulated seconds per real second (86400: a day a second)")
+
+
+class PolicySettings(BaseSettings):
+    """The policy values of DOMAIN.md, each with its documented default."""
+
+    model_config = SettingsConfigDict(env_prefix="POLICY_", extra="ignore")
+
+    business_timezone: str = Field(default="Asia/Jakarta", description="Zone of business dates (deadlines)")
+    payment_days: int = Field(default=15, description="Perpres 19/2016 Art. 38(1)(c)")
+    payment_day_unit: DayUnit = Field(default="working", description="Some branches count calendar days")
+    completeness_days: int = Field(default=10, description="Peraturan BPJS 7/2018 Art. 30: deemed complete")
+    completeness_day_unit: DayUnit = Field(default="calendar")
+    pending_resubmit_working_days: int = Field(default=7, description="Hospital resubmits a pended claim within")
+    dispute_working_days: int = Field(default=14, description="Hospital disputes a decision within")
+    claim_expiry_months: int = Field(default=6, description="Claims submitted later than this after discharge")
+    penalty_method: PenaltyMethod = Field(default="daily_pro_rata", description="How a part month of delay counts")
+    cuti_bersama_are_holidays: bool = Field(default=True, description="Collective leave days are not working days")
+    calendar_overrides_file: Path | None = Field(
+        default=None, description="CSV of dates to add (holiday) or remove (working day); see data/calendar"
+    )
+    sub_acute_from_day: int = Field(default=43, description="Length-of-stay phase: sub-acute from this day")
+    chronic_from_day: int = Field(default=103, description="Length-of-stay phase: chronic from this day")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore")
+
+    http_host: str = Field(default="127.0.0.1", description="Health and metrics listener")
+    http_port: int = Field(default=0, description="0: a free port (printed at start)")
+    log_level: str = Field(default="INFO")
+    log_format: Literal["json", "console"] = Field(default="json")
+    shutdown_timeout_s: float = Field(default=20.0, description="Graceful shutdown budget on SIGTERM")
+    retry_attempts: int = Field(default=5, description="Transient failures retried this often before giving up")
+    retry_base_delay_s: float = Field(default=0.2, description="First backoff delay, doubled each attempt")
+    outbox_batch: int = Field(default=500, description="Outbox rows published per relay round")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once from the environment."""
+    return Settings()

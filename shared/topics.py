@@ -1,0 +1,54 @@
+"""Topic names, one table shared by the code, the local stack and the deployment manifests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_days: int
+
+
+CLAIMS_SUBMITTED = "claims.submitted"
+CLAIMS_GROUPED = "claims.grouped"
+CLAIMS_REJECTED = "claims.rejected"
+CLAIMS_PENDED = "claims.pended"
+CLAIMS_VERIFIED = "claims.verified"
+CLAIMS_DISPUTED = "claims.disputed"
+CLAIMS_DISPUTE_RESOLVED = "claims.dispute-resolved"
+CLAIMS_PAID = "claims.paid"
+PAYMENTS_OVERDUE = "payments.overdue"
+PARTICIPANTS_CHANGED = "participants.changed"
+
+# Partitions bound the consumers per group; 12 lets a group scale to 12 instances.
+# Claims are kept 30 days on the broker (the database is the system of record);
+# paid and overdue events 90 days so finance can re-read a quarter's close.
+EVENT_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(CLAIMS_SUBMITTED, 12, 30),
+    TopicSpec(CLAIMS_GROUPED, 12, 30),
+    TopicSpec(CLAIMS_REJECTED, 12, 30),
+    TopicSpec(CLAIMS_PENDED, 12, 30),
+    TopicSpec(CLAIMS_VERIFIED, 12, 30),
+    TopicSpec(CLAIMS_DISPUTED, 12, 30),
+    TopicSpec(CLAIMS_DISPUTE_RESOLVED, 12, 30),
+    TopicSpec(CLAIMS_PAID, 12, 90),
+    TopicSpec(PAYMENTS_OVERDUE, 12, 90),
+    TopicSpec(PARTICIPANTS_CHANGED, 12, 30),
+)
+
+DLQ_SUFFIX = ".dlq"
+DLQ_RETENTION_DAYS = 90
+
+
+def dlq_topic(topic: str) -> str:
+    """The dead-letter topic for `topic`."""
+    return f"{topic}{DLQ_SUFFIX}"
+
+
+def all_topics() -> tuple[TopicSpec, ...]:
+    """Every event topic and its dead-letter topic (DLQs get 1 partition: low volume, kept in order)."""
+    dlqs = tuple(TopicSpec(dlq_topic(t.name), 1, DLQ_RETENTION_DAYS) for t in EVENT_TOPICS)
+    return EVENT_TOPICS + dlqs
