@@ -294,7 +294,7 @@ class Envelope(Contract):
     """Fields every event carries. `event_id` is the dedupe key (never the broker's message id)."""
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     occurred_at: AwareDatetime = Field(description="When it happened, UTC")
     claim_id: ClaimId | None = Field(description="The claim this event is about; null for participant events")
     correlation_id: uuid.UUID = Field(description="Same for every event of one claim's journey")

@@ -30,14 +30,16 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     database_url: str = Field(default="", description="postgresql://...; empty: resolved by the local stack")
-    db_pool_min: int = Field(default=1)
-    db_pool_max: int = Field(default=5)
+    db_pool_min: int = Field(default=1, description="Smallest connection pool per service instance")
+    db_pool_max: int = Field(default=5, description="Largest connection pool per service instance")
 
 
 class ClockSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLOCK_", extra="ignore")
 
-    mode: Literal["real", "fixed", "simulated"] = Field(default="real")
+    mode: Literal["real", "fixed", "simulated"] = Field(
+        default="real", description="real; fixed (tests: time stands still); simulated (replay weeks in minutes)"
+    )
     start: datetime | None = Field(default=None, description="Fixed instant, or the simulated clock's start")
     speed: float = Field(default=1.0, gt=0, description="Simulated seconds per real second (86400: a day a second)")
 
@@ -51,14 +53,14 @@ class PolicySettings(BaseSettings):
     payment_days: int = Field(default=15, description="Perpres 19/2016 Art. 38(1)(c)")
     payment_day_unit: DayUnit = Field(default="working", description="Some branches count calendar days")
     completeness_days: int = Field(default=10, description="Peraturan BPJS 7/2018 Art. 30: deemed complete")
-    completeness_day_unit: DayUnit = Field(default="calendar")
+    completeness_day_unit: DayUnit = Field(default="calendar", description="Unit of the completeness window")
     pending_resubmit_working_days: int = Field(default=7, description="Hospital resubmits a pended claim within")
     dispute_working_days: int = Field(default=14, description="Hospital disputes a decision within")
     claim_expiry_months: int = Field(default=6, description="Claims submitted later than this after discharge")
     penalty_method: PenaltyMethod = Field(default="daily_pro_rata", description="How a part month of delay counts")
     cuti_bersama_are_holidays: bool = Field(default=True, description="Collective leave days are not working days")
     calendar_overrides_file: Path | None = Field(
-        default=None, description="CSV of dates to add (holiday) or remove (working day); see data/calendar"
+        default=None, description="Extra calendar CSV (date,action,name), applied after shared/data/calendar_overrides.csv"
     )
     sub_acute_from_day: int = Field(default=43, description="Length-of-stay phase: sub-acute from this day")
     chronic_from_day: int = Field(default=103, description="Length-of-stay phase: chronic from this day")
@@ -68,9 +70,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SERVICE_", extra="ignore")
 
     http_host: str = Field(default="127.0.0.1", description="Health and metrics listener")
-    http_port: int = Field(default=0, description="0: a free port (printed at start)")
-    log_level: str = Field(default="INFO")
-    log_format: Literal["json", "console"] = Field(default="json")
+    http_port: int = Field(
+        default=0, description="0: the service's own default (grouper 8081, verifier 8082, payments 8083, notifier 8084)"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
+    log_format: Literal["json", "console"] = Field(default="json", description="json lines, or console for people")
     shutdown_timeout_s: float = Field(default=20.0, description="Graceful shutdown budget on SIGTERM")
     retry_attempts: int = Field(default=5, description="Transient failures retried this often before giving up")
     retry_base_delay_s: float = Field(default=0.2, description="First backoff delay, doubled each attempt")
@@ -91,3 +95,14 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings, read once from the environment."""
     return Settings()
+
+
+def env_table() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, for the README."""
+    rows: list[tuple[str, str, str]] = []
+    for group in (BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings):
+        prefix = str(group.model_config.get("env_prefix", ""))
+        for name, info in group.model_fields.items():
+            default = info.get_default(call_default_factory=True)
+            rows.append(((prefix + name).upper(), "" if default is None else str(default), info.description or ""))
+    return rows

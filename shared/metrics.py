@@ -1,0 +1,14 @@
+"""The kernel's Prometheus metrics (business counters live with their services)."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+
+registry: CollectorRegistry = REGISTRY
+
+OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["schema"])
+OUTBOX_PUBLISHED = Counter("outbox_published", "Outbox rows published and acknowledged", ["schema"])
+INBOX_DUPLICATES = Counter("inbox_duplicates", "Events skipped because already applied", ["consumer"])
+EVENTS_APPLIED = Counter("events_applied", "Events applied", ["consumer", "event_type"])
+DLQ_MESSAGES = Counter("dlq_messages", "Messages sent to a dead-letter topic", ["consumer", "topic", "error"])
+TRANSIENT_RETRIES = Counter("transient_retries", "Batches retried after a transient error", ["consumer"])

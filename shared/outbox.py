@@ -1,0 +1,208 @@
+"""Transactional outbox: events are rows written with the state change, published by a relay.
+
+The relay wakes on LISTEN/NOTIFY (and polls as a fallback), takes unsent rows with
+`FOR UPDATE SKIP LOCKED`, publishes them, waits for the broker's acknowledgement and
+only then marks them sent. A crash between publish and mark means the rows are
+published again: consumers deduplicate by `event_id` (the inbox).
+
+One relay per service schema is active at a time (a PostgreSQL advisory lock): a
+second instance's relay stands by, so events of one claim are never published out
+of order by two relays racing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from shared import metrics
+from shared.db import Conn, advisory_key
+from shared.events import Envelope, encode_event
+
+log = structlog.get_logger(__name__)
+
+Header = tuple[str, bytes]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[Header, ...] = ()
+    event_id: str | None = None
+
+    @classmethod
+    def for_event(cls, event: Envelope) -> OutboxRow:
+        """The row that publishes `event` on its topic, keyed by claim (or card) number."""
+        headers = (("event_type", str(getattr(event, "event_type", "")).encode()),)
+        return cls(event.topic, event.key.encode(), encode_event(event), headers, str(event.event_id))
+
+
+def _headers_json(headers: Sequence[Header]) -> str:
+    # Header values may be arbitrary bytes (DLQ keeps the original's); latin-1 round-trips every byte.
+    return json.dumps([[k, v.decode("latin-1")] for k, v in headers])
+
+
+def _headers_from_json(raw: str) -> list[Header]:
+    return [(k, v.encode("latin-1")) for k, v in json.loads(raw)]
+
+
+def notify_channel(schema: str) -> str:
+    """The NOTIFY channel a schema's relay listens on."""
+    return f"outbox_{schema}"
+
+
+async def write_rows(conn: Conn, schema: str, rows: Sequence[OutboxRow]) -> None:
+    """Insert outbox rows in the caller's transaction (one round trip) and wake the relay on commit."""
+    if not rows:
+        return
+    await conn.execute(
+        """INSERT INTO outbox (topic, key, value, headers, event_id)
+           SELECT t, k, v, h::jsonb, e::uuid
+           FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::text[]) AS u(t, k, v, h, e)""",
+        [r.topic for r in rows],
+        [r.key for r in rows],
+        [r.value for r in rows],
+        [_headers_json(r.headers) for r in rows],
+        [r.event_id for r in rows],
+    )
+    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+
+
+@dataclass
+class Tx:
+    """A unit of work: one database transaction and the events it will publish."""
+
+    conn: Conn
+    schema: str
+    pending: list[OutboxRow] = field(default_factory=list)
+
+    def emit(self, event: Envelope) -> None:
+        """Publish `event` if, and only if, this transaction commits."""
+        self.pending.append(OutboxRow.for_event(event))
+
+    def emit_row(self, row: OutboxRow) -> None:
+        """Publish a raw row (dead letters keep the original bytes)."""
+        self.pending.append(row)
+
+    async def flush(self) -> None:
+        """Write what was emitted; call before commit."""
+        rows, self.pending = self.pending, []
+        await write_rows(self.conn, self.schema, rows)
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox rows to the broker, in id order, marking them after the ack."""
+
+    def __init__(
+        self,
+        dsn: str,
+        schema: str,
+        producer: AIOKafkaProducer,
+        *,
+        batch: int = 500,
+        poll_interval_s: float = 1.0,
+        after_publish: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._producer = producer
+        self._batch = batch
+        self._poll = poll_interval_s
+        self._after_publish = after_publish  # fault injection point for the crash tests
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.is_leader = False
+
+    def start(self) -> None:
+        """Run the relay in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._schema}")
+
+    async def stop(self) -> None:
+        """Stop after the current round (rows in flight are either marked or republished later)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._lead_and_publish()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the relay must outlive a database or broker outage
+                self.is_leader = False
+                log.warning("outbox relay error, retrying", schema=self._schema, error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def _lead_and_publish(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self._dsn, server_settings={"search_path": f'"{self._schema}",public'}
+        )
+        try:
+            lock = advisory_key(f"relay:{self._schema}")
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):  # noqa: ASYNC110
+                await asyncio.sleep(2.0)  # another instance's relay leads: stand by
+            self.is_leader = True
+            await conn.add_listener(notify_channel(self._schema), self._on_notify)
+            while not self._stopping:
+                published = await self.publish_once(conn)
+                if published < self._batch:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll)
+        finally:
+            self.is_leader = False
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def publish_once(self, conn: Conn) -> int:
+        """One round: publish up to `batch` unsent rows and mark them sent after the broker's ack."""
+        async with conn.transaction():
+            rows = await conn.fetch(
+                """SELECT id, topic, key, value, headers::text AS headers FROM outbox
+                   WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                self._batch,
+            )
+            if not rows:
+                metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
+                return 0
+            futures = [
+                await self._producer.send(
+                    r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
+                )
+                for r in rows
+            ]
+            await asyncio.gather(*futures)  # every row acknowledged by the broker
+            ids = [r["id"] for r in rows]
+            if self._after_publish is not None:
+                self._after_publish(ids)
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
+        metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
+        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+        metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)
+        return len(rows)
+
+
+async def purge_sent(conn: Conn, older_than_days: int = 7) -> int:
+    """Delete rows published more than `older_than_days` ago (the broker and the state keep the history)."""
+    status: str = await conn.execute(
+        "DELETE FROM outbox WHERE sent_at < now() - make_interval(days => $1)", older_than_days
+    )
+    return int(status.split()[-1])

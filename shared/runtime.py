@@ -1,0 +1,263 @@
+"""Service runtime: every service builds its FastStream app here.
+
+What each service gets: migrations at start-up, an asyncpg pool on its own schema, the
+outbox relay, batch consumers wired through the reliability kernel (manual offset
+commit after the database commit), `/health/live`, `/health/ready` (database and
+broker), `/metrics` (FastStream's Prometheus middleware plus the kernel's counters),
+JSON logs, background tasks on the configured clock, and graceful shutdown on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared import db, metrics
+from shared.clock import Clock, get_clock
+from shared.consumer import BatchProcessor, Handler
+from shared.events import Envelope
+from shared.logs import configure_logging
+from shared.outbox import OutboxRelay
+from shared.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+STACK_ENV = Path(".local/stack.env")
+
+
+@dataclass
+class ServiceContext:
+    """What handlers and background tasks of a running service share."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    clock: Clock
+    producer: AIOKafkaProducer
+    schema: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Consumes:
+    """One consumer group: the topics it reads, the event types each carries, and its handler."""
+
+    name: str
+    accepted: Mapping[str, tuple[type[Envelope], ...]]
+    handler_factory: Callable[[ServiceContext], Handler]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    schema: str
+    migrations: Path | None
+    consumes: Sequence[Consumes]
+    background: Sequence[Callable[[ServiceContext], Awaitable[None]]] = ()
+    default_http_port: int = 8080
+
+
+def resolve_endpoints(settings: Settings) -> tuple[str, str]:
+    """Broker and database from the environment, else from the running local stack's file."""
+    bootstrap = settings.broker.bootstrap_servers
+    dsn = settings.database.database_url
+    if (not bootstrap or not dsn) and STACK_ENV.exists():
+        found = dict(line.split("=", 1) for line in STACK_ENV.read_text().splitlines() if "=" in line)
+        bootstrap = bootstrap or found.get("KAFKA_BOOTSTRAP_SERVERS", "")
+        dsn = dsn or found.get("DATABASE_URL", "")
+    if not bootstrap or not dsn:
+        raise RuntimeError(
+            "No broker or database configured: set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL, "
+            "or start the local stack with `make run` / `python -m deploy.local up`"
+        )
+    return bootstrap, dsn
+
+
+def make_producer(bootstrap: str, settings: Settings) -> AIOKafkaProducer:
+    """A producer that waits for every in-sync replica (acks=all); idempotent where the broker allows."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=settings.broker.enable_idempotence,
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+    )
+
+
+class ServiceRuntime:
+    """The running pieces of one service instance, started and stopped with the app."""
+
+    def __init__(self, spec: ServiceSpec, settings: Settings | None = None) -> None:
+        self.spec = spec
+        self.settings = settings or get_settings()
+        self.bootstrap, self.dsn = resolve_endpoints(self.settings)
+        self.broker = KafkaBroker(
+            self.bootstrap,
+            graceful_timeout=self.settings.service.shutdown_timeout_s,
+            log_level=logging.DEBUG,  # per-batch "Received/Processed" lines only when debugging
+            middlewares=[KafkaPrometheusMiddleware(registry=metrics.registry, app_name=spec.name)],
+        )
+        self.ctx: ServiceContext | None = None
+        self.relay: OutboxRelay | None = None
+        self.processors: dict[str, BatchProcessor] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        for consumes in spec.consumes:
+            self._subscribe(consumes)
+
+    def _subscribe(self, consumes: Consumes) -> None:
+        b = self.settings.broker
+
+        @self.broker.subscriber(
+            *consumes.accepted.keys(),
+            group_id=consumes.name,
+            batch=True,
+            max_records=b.max_batch,
+            batch_timeout_ms=b.batch_timeout_ms,
+            auto_offset_reset="earliest",
+            session_timeout_ms=b.session_timeout_ms,
+            heartbeat_interval_ms=max(b.session_timeout_ms // 4, 500),
+            ack_policy=AckPolicy.MANUAL,
+        )
+        async def on_batch(message: KafkaMessage) -> None:
+            await self.handle_batch(consumes.name, message)
+
+    async def handle_batch(self, name: str, message: KafkaMessage) -> None:
+        """Apply a batch, then commit its offsets; on failure rewind so nothing is committed past it."""
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        try:
+            await self.processors[name].process(records)
+        except Exception as exc:
+            log.error("batch not applied, will be redelivered", consumer=name, error=repr(exc))
+            await message.nack()
+            return
+        try:
+            await message.ack()
+        except Exception as exc:  # e.g. a rebalance revoked the partitions: the inbox absorbs the redelivery
+            log.warning("offset commit failed, batch will be redelivered", consumer=name, error=repr(exc))
+
+    async def start(self) -> None:
+        """Migrate, open the pool, start the producer, the relay, the consumers' processors and tasks."""
+        s = self.settings
+        await db.migrate(self.dsn, self.spec.schema, *([self.spec.migrations] if self.spec.migrations else []))
+        pool = await db.create_pool(
+            self.dsn, self.spec.schema, min_size=s.database.db_pool_min, max_size=s.database.db_pool_max
+        )
+        producer = make_producer(self.bootstrap, s)
+        await producer.start()
+        self.ctx = ServiceContext(s, pool, get_clock(), producer, self.spec.schema)
+        for consumes in self.spec.consumes:
+            self.processors[consumes.name] = BatchProcessor(
+                pool,
+                self.spec.schema,
+                consumes.name,
+                consumes.accepted,
+                consumes.handler_factory(self.ctx),
+                retry_attempts=s.service.retry_attempts,
+                retry_base_delay_s=s.service.retry_base_delay_s,
+            )
+        self.relay = OutboxRelay(self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch)
+        self.relay.start()
+        for task in self.spec.background:
+            self._tasks.append(asyncio.create_task(_forever(task, self.ctx), name=f"{self.spec.name}-bg"))
+        log.info("service started", service=self.spec.name, schema=self.spec.schema)
+
+    async def stop(self) -> None:
+        """Stop tasks, relay, producer and pool (the broker's subscribers are stopped by FastStream first)."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.ctx is not None:
+            await self.ctx.producer.stop()
+            await self.ctx.pool.close()
+        log.info("service stopped", service=self.spec.name)
+
+    async def ready(self) -> dict[str, bool]:
+        """Readiness: the database answers and the broker answers."""
+        checks = {"database": False, "broker": False}
+        if self.ctx is not None:
+            with contextlib.suppress(Exception):
+                checks["database"] = await asyncio.wait_for(self.ctx.pool.fetchval("SELECT 1"), 2) == 1
+        with contextlib.suppress(Exception):
+            checks["broker"] = bool(await self.broker.ping(timeout=2))
+        return checks
+
+
+async def _forever(task: Callable[[ServiceContext], Awaitable[None]], ctx: ServiceContext) -> None:
+    """Run a background task; if it fails, log and start it again (a sweeper must not die quietly)."""
+    while True:
+        try:
+            await task(ctx)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("background task failed, restarting", task=getattr(task, "__name__", "?"), error=repr(exc))
+            await asyncio.sleep(1.0)
+
+
+def build_app(spec: ServiceSpec, settings: Settings | None = None) -> AsgiFastStream:
+    """The ASGI + FastStream application of one service."""
+    settings = settings or get_settings()
+    configure_logging(settings.service.log_level, settings.service.log_format, spec.name)
+    runtime = ServiceRuntime(spec, settings)
+
+    @get
+    async def live(scope: Any) -> AsgiResponse:
+        return AsgiResponse(b'{"status":"live"}', 200, headers={"content-type": "application/json"})
+
+    @get
+    async def ready(scope: Any) -> AsgiResponse:
+        checks = await runtime.ready()
+        ok = all(checks.values())
+        body = json.dumps({"status": "ready" if ok else "not-ready", "checks": checks}).encode()
+        return AsgiResponse(body, 200 if ok else 503, headers={"content-type": "application/json"})
+
+    @get
+    async def prometheus(scope: Any) -> AsgiResponse:
+        return AsgiResponse(generate_latest(metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST})
+
+    app = AsgiFastStream(
+        runtime.broker,
+        asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", prometheus)],
+        on_startup=[runtime.start],
+        after_shutdown=[runtime.stop],
+        asyncapi_path="/asyncapi",
+    )
+    app.runtime = runtime  # type: ignore[attr-defined]
+    return app
+
+
+def serve(spec: ServiceSpec) -> None:
+    """Run one service: HTTP on SERVICE_HTTP_HOST:SERVICE_HTTP_PORT (default: the service's port)."""
+    settings = get_settings()
+    app = build_app(spec, settings)
+    port = settings.service.http_port or int(os.environ.get("PORT", spec.default_http_port))
+    asyncio.run(
+        app.run(
+            run_extra_options={
+                "host": settings.service.http_host,
+                "port": port,
+                "timeout_graceful_shutdown": int(settings.service.shutdown_timeout_s),
+            }
+        )
+    )

@@ -1,0 +1,85 @@
+"""Test helpers that talk to the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploy.local import create_topics
+from shared.events import Envelope, encode_event
+from shared.topics import TopicSpec, dlq_topic
+
+
+async def make_topics(bootstrap: str, *names: str, partitions: int = 3) -> None:
+    """Create test topics and their dead-letter topics."""
+    specs = [TopicSpec(n, partitions, 1) for n in names] + [TopicSpec(dlq_topic(n), 1, 1) for n in names]
+    await create_topics(bootstrap, specs)
+
+
+async def produce(bootstrap: str, topic: str, items: Sequence[Envelope | tuple[bytes | None, bytes]]) -> None:
+    """Publish events (keyed by claim) or raw (key, value) pairs, waiting for every ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = []
+        for item in items:
+            if isinstance(item, Envelope):
+                futures.append(await producer.send(topic, encode_event(item), key=item.key.encode()))
+            else:
+                futures.append(await producer.send(topic, item[1], key=item[0]))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record currently on `topic`, read from the beginning without a group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        out: list[ConsumerRecord[bytes, bytes]] = []
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in parts])
+
+        while await behind():
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    """What the group has committed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group)
+        return {tp: meta.offset for tp, meta in found.items()}
+    finally:
+        await admin.close()
+
+
+async def eventually(check: object, within: float = 30.0, interval: float = 0.1) -> None:
+    """Poll an async predicate until true (waiting on a condition, not sleeping a fixed time)."""
+    deadline = time.monotonic() + within
+    last = None
+    while time.monotonic() < deadline:
+        last = await check()  # type: ignore[operator]
+        if last:
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {within} s (last value {last!r})")
