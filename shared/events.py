@@ -287,6 +287,89 @@ class ParticipantChangedPayload(Contract):
     valid_to: date | None = None
 
 
+class PaymentDeadlineApproachingPayload(Contract):
+    nomor_sep: str
+    kode_rs: str
+    verification_seq: int = Field(ge=0)
+    amount: NonNegativeRupiah
+    due_on: date
+    as_of: date
+    working_days_left: int = Field(ge=0)
+
+
+class ClaimDeadlineReminderPayload(Contract):
+    nomor_sep: str
+    kode_rs: str
+    deadline_kind: Literal["resubmit", "dispute"]
+    deadline: date = Field(description="Last working day for the hospital to act")
+    as_of: date
+    working_days_left: int = Field(ge=0)
+
+
+class ReviewDecisionRequestedPayload(Contract):
+    """A verifier's decision on a claim held for review (command to the verifier service)."""
+
+    outcome: Literal["verify", "adjust", "pend", "reject"]
+    reviewer: str = Field(min_length=1, max_length=200)
+    note: str = Field(default="", max_length=2000)
+    approved_amount: NonNegativeRupiah | None = Field(default=None, description="Required for adjust")
+    missing: list[str] = Field(default_factory=list, description="Document types missing, for pend")
+
+
+class DisputeResolutionRequestedPayload(Contract):
+    """A dispute reviewer's ruling (command to the verifier service)."""
+
+    outcome: Literal["upheld", "partial", "denied"]
+    amount: NonNegativeRupiah | None = Field(default=None, description="Supplementary amount for partial")
+    reviewer: str = Field(min_length=1, max_length=200)
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class PaymentRunRequestedPayload(Contract):
+    """Pay open payables oldest-due first with `funds` (command to the payments service)."""
+
+    run_id: str = Field(min_length=1, max_length=64, description="Idempotency key of the run")
+    funds: NonNegativeRupiah
+    requested_by: str = Field(min_length=1, max_length=200)
+
+
+class CapitationLine(Contract):
+    kode_faskes: str = Field(max_length=40)
+    facility_type: Literal["puskesmas", "klinik_pratama", "dokter_praktik", "dokter_gigi"]
+    registered_members: int = Field(ge=0)
+    doctors: int = Field(ge=0)
+    has_dentist: bool
+    contact_rate_per_mille: float = Field(ge=0)
+    referral_ratio_pct: float = Field(ge=0)
+    prolanis_controlled_pct: float = Field(ge=0)
+
+
+class CapitationRunRequestedPayload(Contract):
+    """Capitation for one month over the given FKTPs (command to the payments service)."""
+
+    run_id: str = Field(min_length=1, max_length=64)
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    lines: list[CapitationLine] = Field(min_length=1)
+    requested_by: str = Field(min_length=1, max_length=200)
+
+
+class CapitationPaidPayload(Contract):
+    run_id: str
+    month: str
+    kode_faskes: str
+    facility_type: str
+    registered_members: int = Field(ge=0)
+    rate: NonNegativeRupiah
+    base_amount: NonNegativeRupiah
+    kbk_score: float
+    kbk_percentage: float
+    amount: NonNegativeRupiah
+    service_fee_part: NonNegativeRupiah = Field(description="Jasa pelayanan, at least 60 %")
+    operations_part: NonNegativeRupiah
+    due_on: date
+    ledger_entry_ids: list[str]
+
+
 # --------------------------------------------------------------------------- envelope
 
 
@@ -391,6 +474,70 @@ class ParticipantChanged(Envelope):
         return self.payload.nomor_kartu
 
 
+class PaymentDeadlineApproaching(Envelope):
+    topic = topics.PAYMENTS_DEADLINE_APPROACHING
+    event_type: Literal["PaymentDeadlineApproaching"] = "PaymentDeadlineApproaching"
+    claim_id: ClaimId
+    payload: PaymentDeadlineApproachingPayload
+
+
+class ClaimDeadlineReminder(Envelope):
+    topic = topics.CLAIMS_REMINDERS
+    event_type: Literal["ClaimDeadlineReminder"] = "ClaimDeadlineReminder"
+    claim_id: ClaimId
+    payload: ClaimDeadlineReminderPayload
+
+
+class ReviewDecisionRequested(Envelope):
+    topic = topics.VERIFIER_COMMANDS
+    event_type: Literal["ReviewDecisionRequested"] = "ReviewDecisionRequested"
+    claim_id: ClaimId
+    payload: ReviewDecisionRequestedPayload
+
+
+class DisputeResolutionRequested(Envelope):
+    topic = topics.VERIFIER_COMMANDS
+    event_type: Literal["DisputeResolutionRequested"] = "DisputeResolutionRequested"
+    claim_id: ClaimId
+    payload: DisputeResolutionRequestedPayload
+
+
+class PaymentRunRequested(Envelope):
+    topic = topics.PAYMENTS_COMMANDS
+    event_type: Literal["PaymentRunRequested"] = "PaymentRunRequested"
+    claim_id: None = None
+    payload: PaymentRunRequestedPayload
+
+    @property
+    def key(self) -> str:
+        """Runs are keyed by run id."""
+        return self.payload.run_id
+
+
+class CapitationRunRequested(Envelope):
+    topic = topics.PAYMENTS_COMMANDS
+    event_type: Literal["CapitationRunRequested"] = "CapitationRunRequested"
+    claim_id: None = None
+    payload: CapitationRunRequestedPayload
+
+    @property
+    def key(self) -> str:
+        """Runs are keyed by run id."""
+        return self.payload.run_id
+
+
+class CapitationPaid(Envelope):
+    topic = topics.CAPITATION_PAID
+    event_type: Literal["CapitationPaid"] = "CapitationPaid"
+    claim_id: None = None
+    payload: CapitationPaidPayload
+
+    @property
+    def key(self) -> str:
+        """Keyed by facility so one FKTP's payments stay in order."""
+        return self.payload.kode_faskes
+
+
 AnyEvent: TypeAlias = Annotated[
     ClaimSubmitted
     | ClaimGrouped
@@ -401,7 +548,14 @@ AnyEvent: TypeAlias = Annotated[
     | ClaimDisputeResolved
     | ClaimPaid
     | PaymentOverdue
-    | ParticipantChanged,
+    | ParticipantChanged
+    | PaymentDeadlineApproaching
+    | ClaimDeadlineReminder
+    | ReviewDecisionRequested
+    | DisputeResolutionRequested
+    | PaymentRunRequested
+    | CapitationRunRequested
+    | CapitationPaid,
     Field(discriminator="event_type"),
 ]
 
@@ -416,6 +570,13 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     ClaimPaid,
     PaymentOverdue,
     ParticipantChanged,
+    PaymentDeadlineApproaching,
+    ClaimDeadlineReminder,
+    ReviewDecisionRequested,
+    DisputeResolutionRequested,
+    PaymentRunRequested,
+    CapitationRunRequested,
+    CapitationPaid,
 )
 
 _any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

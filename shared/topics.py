@@ -22,6 +22,12 @@ CLAIMS_DISPUTE_RESOLVED = "claims.dispute-resolved"
 CLAIMS_PAID = "claims.paid"
 PAYMENTS_OVERDUE = "payments.overdue"
 PARTICIPANTS_CHANGED = "participants.changed"
+PAYMENTS_DEADLINE_APPROACHING = "payments.deadline-approaching"
+CLAIMS_REMINDERS = "claims.reminders"
+CAPITATION_PAID = "capitation.paid"
+# Operator commands go to the owning service's command topic (consumed, deduplicated, audited).
+VERIFIER_COMMANDS = "verifier.commands"
+PAYMENTS_COMMANDS = "payments.commands"
 
 # Partitions bound the consumers per group; 12 lets a group scale to 12 instances.
 # Claims are kept 30 days on the broker (the database is the system of record);
@@ -37,6 +43,11 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(CLAIMS_PAID, 12, 90),
     TopicSpec(PAYMENTS_OVERDUE, 12, 90),
     TopicSpec(PARTICIPANTS_CHANGED, 12, 30),
+    TopicSpec(PAYMENTS_DEADLINE_APPROACHING, 12, 30),
+    TopicSpec(CLAIMS_REMINDERS, 12, 30),
+    TopicSpec(CAPITATION_PAID, 12, 90),
+    TopicSpec(VERIFIER_COMMANDS, 12, 90),
+    TopicSpec(PAYMENTS_COMMANDS, 12, 90),
 )
 
 DLQ_SUFFIX = ".dlq"
