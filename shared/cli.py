@@ -70,7 +70,7 @@ def submit(
             typer.echo(f"  {line}", err=True)
         raise typer.Exit(1) from exc
     if dry_run:
-        typer.echo(f"valid {getattr(event, 'event_type')} for claim {event.claim_id}")
+        typer.echo(f"valid {type(event).__name__} for claim {event.claim_id}")
         return
     bootstrap, _ = _endpoints()
     asyncio.run(_publish(bootstrap, event))

@@ -9,7 +9,7 @@ from shared.runtime import ServiceSpec
 SERVICE_NAMES = ("grouper", "verifier", "payments", "notifier")
 
 
-def SERVICES() -> list[ServiceSpec]:  # noqa: N802 - reads like the constant it stands for
+def SERVICES() -> list[ServiceSpec]:
     """Every service spec, in pipeline order; services not built yet are absent."""
     found = []
     for name in SERVICE_NAMES:

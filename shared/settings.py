@@ -60,7 +60,8 @@ class PolicySettings(BaseSettings):
     penalty_method: PenaltyMethod = Field(default="daily_pro_rata", description="How a part month of delay counts")
     cuti_bersama_are_holidays: bool = Field(default=True, description="Collective leave days are not working days")
     calendar_overrides_file: Path | None = Field(
-        default=None, description="Extra calendar CSV (date,action,name), applied after shared/data/calendar_overrides.csv"
+        default=None,
+        description="Calendar CSV (date,action,name) used instead of the shipped shared/data/calendar_overrides.csv",
     )
     sub_acute_from_day: int = Field(default=43, description="Length-of-stay phase: sub-acute from this day")
     chronic_from_day: int = Field(default=103, description="Length-of-stay phase: chronic from this day")
@@ -71,7 +72,8 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = Field(default="127.0.0.1", description="Health and metrics listener")
     http_port: int = Field(
-        default=0, description="0: the service's own default (grouper 8081, verifier 8082, payments 8083, notifier 8084)"
+        default=0,
+        description="0: the service's own default (grouper 8081, verifier 8082, payments 8083, notifier 8084)",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["json", "console"] = Field(default="json", description="json lines, or console for people")
