@@ -197,11 +197,11 @@ def start_embedded_broker(port: int | None = None) -> tuple[str, subprocess.Pope
 # --------------------------------------------------------------------------- topics
 
 
-async def create_topics(bootstrap: str, specs: Sequence[TopicSpec] | None = None) -> None:
+async def create_topics(bootstrap: str, specs: Sequence[TopicSpec] | None = None, prefix: str = "") -> None:
     """Create every topic that does not exist yet, with its partitions and retention."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    specs = list(specs or all_topics())
+    specs = [TopicSpec(prefix + s.name, s.partitions, s.retention_days) for s in (specs or all_topics())]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -18,7 +18,7 @@ from shared.settings import get_settings
 app = typer.Typer(help="JKN claims backbone: submit, watch and operate.", no_args_is_help=True)
 
 
-def _endpoints() -> tuple[str, str]:
+def endpoints() -> tuple[str, str]:
     from shared.runtime import resolve_endpoints
 
     try:
@@ -29,9 +29,7 @@ def _endpoints() -> tuple[str, str]:
 
 
 def _field_errors(exc: ValidationError) -> list[str]:
-    return [
-        f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in exc.errors(include_url=False)
-    ]
+    return [f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}" for e in exc.errors(include_url=False)]
 
 
 def load_event(doc: Any, *, revision: int, claim_id: str | None) -> Envelope:
@@ -71,18 +69,23 @@ def submit(
     if dry_run:
         typer.echo(f"valid {type(event).__name__} for claim {event.claim_id}")
         return
-    bootstrap, _ = _endpoints()
-    asyncio.run(_publish(bootstrap, event))
+    publish(event)
     typer.echo(json.dumps({"published": event.topic, "event_id": str(event.event_id), "claim_id": event.claim_id}))
 
 
-async def _publish(bootstrap: str, event: Envelope) -> None:
+def publish(event: Envelope) -> None:
+    """Publish one event (or command) and wait for the broker's acknowledgement."""
+    bootstrap, _ = endpoints()
+    asyncio.run(_publish(bootstrap, get_settings().broker.topic_prefix, event))
+
+
+async def _publish(bootstrap: str, prefix: str, event: Envelope) -> None:
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(event.topic, encode_event(event), key=event.key.encode())
+        await producer.send_and_wait(prefix + event.topic, encode_event(event), key=event.key.encode())
     finally:
         await producer.stop()
 
@@ -95,7 +98,8 @@ def tail(
     idle_timeout: Annotated[float, typer.Option(help="Stop after this many idle seconds (0: never)")] = 0,
 ) -> None:
     """Print records of TOPIC as JSON lines as they arrive (dead letters with their error headers)."""
-    bootstrap, _ = _endpoints()
+    bootstrap, _ = endpoints()
+    topic = get_settings().broker.topic_prefix + topic
     asyncio.run(_tail(bootstrap, topic, from_beginning, max_records, idle_timeout))
 
 
@@ -146,7 +150,7 @@ def migrate() -> None:
     from shared import db
     from shared.services import SERVICES
 
-    _, dsn = _endpoints()
+    _, dsn = endpoints()
     for spec in SERVICES():
         applied = asyncio.run(db.migrate(dsn, spec.schema, *([spec.migrations] if spec.migrations else [])))
         typer.echo(f"{spec.name}: {len(applied)} migration(s) applied")

@@ -52,12 +52,39 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 class Record(Protocol):
     """What the kernel reads of a Kafka record (aiokafka's ConsumerRecord has these)."""
 
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """A record as the contract sees it: the topic without the deployment's prefix."""
+
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
+
+
+def unprefixed(record: Record, prefix: str) -> Record:
+    """Strip the topic prefix (KAFKA_TOPIC_PREFIX) so handlers and DLQ naming see contract topics."""
+    if not prefix or not record.topic.startswith(prefix):
+        return record
+    return RecordView(
+        record.topic[len(prefix) :], record.partition, record.offset, record.key, record.value, record.headers
+    )
 
 
 class PermanentError(Exception):
@@ -140,6 +167,7 @@ class BatchProcessor:
         *,
         retry_attempts: int = 5,
         retry_base_delay_s: float = 0.2,
+        topic_prefix: str = "",
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.pool = pool
@@ -149,13 +177,15 @@ class BatchProcessor:
         self.handler = handler
         self.retry_attempts = retry_attempts
         self.retry_base_delay_s = retry_base_delay_s
+        self.topic_prefix = topic_prefix
         self._sleep = sleep
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; raises only when transient failures outlast the retry budget."""
         decoded: list[tuple[Record, Envelope]] = []
         letters: list[DeadLetter] = []
-        for rec in records:
+        for raw in records:
+            rec = unprefixed(raw, self.topic_prefix)
             item = decode(rec, self.accepted)
             if isinstance(item, DeadLetter):
                 letters.append(item)

@@ -112,6 +112,7 @@ class OutboxRelay:
         batch: int = 500,
         poll_interval_s: float = 1.0,
         after_publish: Callable[[list[int]], None] | None = None,
+        topic_prefix: str = "",
     ) -> None:
         self._dsn = dsn
         self._schema = schema
@@ -119,6 +120,7 @@ class OutboxRelay:
         self._batch = batch
         self._poll = poll_interval_s
         self._after_publish = after_publish  # fault injection point for the crash tests
+        self._prefix = topic_prefix  # rows hold contract topic names; the deployment's prefix is added here
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -185,7 +187,7 @@ class OutboxRelay:
                 return 0
             futures = [
                 await self._producer.send(
-                    r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
+                    self._prefix + r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
                 )
                 for r in rows
             ]

@@ -124,7 +124,7 @@ class ServiceRuntime:
         b = self.settings.broker
 
         @self.broker.subscriber(
-            *consumes.accepted.keys(),
+            *(b.topic_prefix + t for t in consumes.accepted),
             group_id=consumes.name,
             batch=True,
             max_records=b.max_batch,
@@ -170,8 +170,11 @@ class ServiceRuntime:
                 consumes.handler_factory(self.ctx),
                 retry_attempts=s.service.retry_attempts,
                 retry_base_delay_s=s.service.retry_base_delay_s,
+                topic_prefix=s.broker.topic_prefix,
             )
-        self.relay = OutboxRelay(self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch)
+        self.relay = OutboxRelay(
+            self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch, topic_prefix=s.broker.topic_prefix
+        )
         self.relay.start()
         for task in self.spec.background:
             self._tasks.append(asyncio.create_task(_forever(task, self.ctx), name=f"{self.spec.name}-bg"))

@@ -18,6 +18,9 @@ class BrokerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = Field(default="", description="host:port list; empty: resolved by the local stack")
+    topic_prefix: str = Field(
+        default="", description="Prefix on every topic name, to keep environments apart on one cluster"
+    )
     enable_idempotence: bool = Field(
         default=False, description="Idempotent producer (Apache Kafka yes; the local tansu broker does not support it)"
     )

@@ -1,0 +1,217 @@
+"""The payments service's tables (asyncpg). Read-only views used by the CLI live here too."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.payments.domain.payment_run import OpenPayable, PlannedPayment
+from shared.db import Conn
+
+CASH = "asset:cash:bpjs"
+CLAIMS_EXPENSE = "expense:claims:fkrtl"
+PENALTY_EXPENSE = "expense:late-penalty"
+CAPITATION_EXPENSE = "expense:capitation:fktp"
+
+
+def hospital_liability(kode_rs: str) -> str:
+    """The account of what BPJS owes one hospital."""
+    return f"liability:payable:{kode_rs}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayable:
+    claim_id: str
+    verification_seq: int
+    nomor_sep: str
+    kode_rs: str
+    amount: int
+    verified_on: date
+    due_on: date
+    deemed_complete: bool
+    correlation_id: uuid.UUID
+    source_event_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class PayableRow:
+    id: int
+    claim_id: str
+    verification_seq: int
+    nomor_sep: str
+    kode_rs: str
+    amount: int
+    verified_on: date
+    due_on: date
+    correlation_id: uuid.UUID
+    source_event_id: uuid.UUID
+
+    def as_open(self) -> OpenPayable:
+        """The fields the run planner needs."""
+        return OpenPayable(self.id, self.claim_id, self.verification_seq, self.amount, self.verified_on, self.due_on)
+
+
+async def add_payable(conn: Conn, p: NewPayable) -> int | None:
+    """Create the payable and its ledger entry; None when this verification already has one."""
+    payable_id: int | None = await conn.fetchval(
+        """INSERT INTO payables (claim_id, verification_seq, nomor_sep, kode_rs, amount, verified_on, due_on,
+                                 deemed_complete, correlation_id, source_event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (claim_id, verification_seq) DO NOTHING RETURNING id""",
+        p.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.amount, p.verified_on, p.due_on,
+        p.deemed_complete, p.correlation_id, p.source_event_id,
+    )  # fmt: skip
+    if payable_id is None:
+        return None
+    await add_ledger_entry(
+        conn, f"LE-{payable_id}-payable", "payable", CLAIMS_EXPENSE, hospital_liability(p.kode_rs), p.amount,
+        p.verified_on, claim_id=p.claim_id, kode_rs=p.kode_rs, payable_id=payable_id,
+        memo=f"verified claim {p.claim_id} seq {p.verification_seq}, due {p.due_on}",
+    )  # fmt: skip
+    return payable_id
+
+
+async def add_ledger_entry(
+    conn: Conn,
+    entry_id: str,
+    kind: str,
+    debit: str,
+    credit: str,
+    amount: int,
+    booked_on: date,
+    *,
+    claim_id: str | None = None,
+    kode_rs: str | None = None,
+    payable_id: int | None = None,
+    run_id: str | None = None,
+    memo: str = "",
+) -> str:
+    """Append one double entry (the table refuses updates and deletes)."""
+    await conn.execute(
+        """INSERT INTO ledger_entries (entry_id, kind, debit_account, credit_account, amount, booked_on,
+                                       claim_id, kode_rs, payable_id, run_id, memo)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        entry_id, kind, debit, credit, amount, booked_on, claim_id, kode_rs, payable_id, run_id, memo,
+    )  # fmt: skip
+    return entry_id
+
+
+_PAYABLE_COLUMNS = """p.id, p.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.amount, p.verified_on,
+                      p.due_on, p.correlation_id, p.source_event_id"""
+
+
+async def open_payables(conn: Conn, *, lock: bool = False) -> list[PayableRow]:
+    """Payables without a payment, oldest due first."""
+    rows = await conn.fetch(
+        f"""SELECT {_PAYABLE_COLUMNS} FROM payables p
+            WHERE NOT EXISTS (SELECT 1 FROM payments x WHERE x.payable_id = p.id)
+            ORDER BY p.due_on, p.verified_on, p.id {"FOR UPDATE OF p" if lock else ""}"""
+    )
+    return [PayableRow(**dict(r)) for r in rows]
+
+
+async def start_run(conn: Conn, run_id: str, funds: int, run_on: date, requested_by: str) -> bool:
+    """Register the run under its idempotency key; False when that run id was already used."""
+    inserted = await conn.fetchval(
+        """INSERT INTO payment_runs (run_id, funds, run_on, requested_by, paid_count, paid_total, remaining)
+           VALUES ($1, $2, $3, $4, 0, 0, $2) ON CONFLICT (run_id) DO NOTHING RETURNING true""",
+        run_id, funds, run_on, requested_by,
+    )  # fmt: skip
+    return bool(inserted)
+
+
+async def record_payment(
+    conn: Conn, run_id: str, payable: PayableRow, planned: PlannedPayment, paid_on: date, method: str
+) -> tuple[str, list[str]]:
+    """Insert the payment and its ledger entries; the unique payable_id forbids a second payment."""
+    number = await conn.fetchval("SELECT nextval('payment_number')")
+    payment_id = f"PAY-{number:09d}"
+    await conn.execute(
+        """INSERT INTO payments (payment_id, payable_id, run_id, paid_on, amount, penalty, total_paid, days_late,
+                                 penalty_method)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        payment_id, payable.id, run_id, paid_on, payable.amount, planned.penalty, planned.total,
+        planned.days_late, method,
+    )  # fmt: skip
+    common: dict[str, Any] = {"claim_id": payable.claim_id, "kode_rs": payable.kode_rs, "payable_id": payable.id}
+    entries = [
+        await add_ledger_entry(
+            conn, f"LE-{payment_id}-payment", "payment", hospital_liability(payable.kode_rs), CASH,
+            payable.amount, paid_on, run_id=run_id, memo=f"{payment_id} for {payable.claim_id}", **common,
+        )
+    ]  # fmt: skip
+    if planned.penalty:
+        entries.append(
+            await add_ledger_entry(
+                conn, f"LE-{payment_id}-penalty", "penalty", PENALTY_EXPENSE, CASH, planned.penalty, paid_on,
+                run_id=run_id, memo=f"{planned.days_late} days late ({method})", **common,
+            )
+        )  # fmt: skip
+    return payment_id, entries
+
+
+async def finish_run(conn: Conn, run_id: str, paid_count: int, paid_total: int, remaining: int) -> None:
+    """Store the run's totals."""
+    await conn.execute(
+        "UPDATE payment_runs SET paid_count = $2, paid_total = $3, remaining = $4 WHERE run_id = $1",
+        run_id, paid_count, paid_total, remaining,
+    )  # fmt: skip
+
+
+async def claim_notice(conn: Conn, payable_id: int, kind: str, as_of: date) -> bool:
+    """True the first time a notice of `kind` for `as_of` is claimed for a payable (so it goes out once)."""
+    inserted = await conn.fetchval(
+        "INSERT INTO notices (payable_id, kind, as_of) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+        payable_id, kind, as_of,
+    )  # fmt: skip
+    return bool(inserted)
+
+
+async def has_notice(conn: Conn, payable_id: int, kind: str) -> bool:
+    """Whether any notice of `kind` went out for the payable."""
+    return bool(
+        await conn.fetchval("SELECT true FROM notices WHERE payable_id = $1 AND kind = $2 LIMIT 1", payable_id, kind)
+    )
+
+
+async def run_summary(conn: Conn, run_id: str) -> dict[str, Any] | None:
+    """A run's totals, or None if it has not been applied (yet)."""
+    row = await conn.fetchrow("SELECT * FROM payment_runs WHERE run_id = $1", run_id)
+    return dict(row) if row else None
+
+
+async def account_balances(conn: Conn) -> dict[str, int]:
+    """Debits minus credits per account; the ledger balances when they sum to zero."""
+    rows = await conn.fetch(
+        """SELECT account, sum(amount)::bigint AS balance FROM (
+               SELECT debit_account AS account, amount FROM ledger_entries
+               UNION ALL SELECT credit_account, -amount FROM ledger_entries) e
+           GROUP BY account ORDER BY account"""
+    )
+    return {r["account"]: int(r["balance"]) for r in rows}
+
+
+async def hospital_month(conn: Conn, kode_rs: str, first: date, last: date) -> list[dict[str, Any]]:
+    """Every payable of a hospital verified in [first, last] or paid in it, with its payment if any."""
+    rows = await conn.fetch(
+        """SELECT p.claim_id, p.nomor_sep, p.verification_seq, p.amount, p.verified_on, p.due_on,
+                  x.payment_id, x.paid_on, x.penalty, x.total_paid, x.days_late, x.penalty_method, x.run_id
+           FROM payables p LEFT JOIN payments x ON x.payable_id = p.id
+           WHERE p.kode_rs = $1 AND (p.verified_on BETWEEN $2 AND $3 OR x.paid_on BETWEEN $2 AND $3)
+           ORDER BY p.verified_on, p.claim_id, p.verification_seq""",
+        kode_rs, first, last,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
+
+
+async def outstanding_as_of(conn: Conn, kode_rs: str, as_of: date) -> int:
+    """What the hospital was owed at the end of `as_of` (verified by then, not paid by then)."""
+    value = await conn.fetchval(
+        """SELECT coalesce(sum(p.amount), 0)::bigint FROM payables p
+           LEFT JOIN payments x ON x.payable_id = p.id
+           WHERE p.kode_rs = $1 AND p.verified_on <= $2 AND (x.paid_on IS NULL OR x.paid_on > $2)""",
+        kode_rs, as_of,
+    )  # fmt: skip
+    return int(value)

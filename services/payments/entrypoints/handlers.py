@@ -1,0 +1,108 @@
+"""Thin handlers: parse → call the domain → write through the repository and the outbox."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import structlog
+
+from services.payments import metrics
+from services.payments.adapters import repository as repo
+from services.payments.domain.payment_run import plan_run
+from shared.calendar import get_calendar
+from shared.clock import Clock
+from shared.consumer import Handler, PermanentError
+from shared.db import advisory_key
+from shared.envelopes import follow_up
+from shared.events import ClaimPaid, ClaimPaidPayload, ClaimVerified, Envelope, PaymentRunRequested
+from shared.outbox import Tx
+from shared.settings import PolicySettings
+
+log = structlog.get_logger(__name__)
+PRODUCER = "payments"
+
+
+async def create_payable(tx: Tx, event: ClaimVerified, policy: PolicySettings) -> None:
+    """One payable per (claim, verification_seq), due `payment_days` after the file was complete."""
+    p = event.payload
+    due_on = get_calendar().add_days(p.verified_on, policy.payment_days, policy.payment_day_unit)
+    created = await repo.add_payable(
+        tx.conn,
+        repo.NewPayable(
+            event.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.approved_amount, p.verified_on, due_on,
+            p.deemed_complete, event.correlation_id, event.event_id,
+        ),
+    )  # fmt: skip
+    if created is not None:
+        metrics.PAYABLES_CREATED.inc()
+
+
+async def run_payments(tx: Tx, command: PaymentRunRequested, policy: PolicySettings, clock: Clock) -> None:
+    """Pay open payables oldest-due first with the run's funds; a run id is applied at most once."""
+    run = command.payload
+    # Runs are serialised: a second run waits for the first to commit, then sees its payments.
+    await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"{tx.schema}:payment-run"))
+    paid_on = clock.today()
+    if not await repo.start_run(tx.conn, run.run_id, run.funds, paid_on, run.requested_by):
+        log.info("payment run already applied", run_id=run.run_id)
+        return
+    payables = {p.id: p for p in await repo.open_payables(tx.conn, lock=True)}
+    plan = plan_run((p.as_open() for p in payables.values()), run.funds, paid_on, policy.penalty_method)
+    for planned in plan.payments:
+        payable = payables[planned.payable.id]
+        payment_id, entries = await repo.record_payment(
+            tx.conn, run.run_id, payable, planned, paid_on, policy.penalty_method
+        )
+        tx.emit(paid_event(command, payable, planned.penalty, payment_id, entries, paid_on, policy, clock))
+        metrics.record_payment(planned.total, planned.penalty, late=planned.days_late > 0)
+    await repo.finish_run(tx.conn, run.run_id, len(plan.payments), plan.paid_total, plan.remaining)
+    log.info(
+        "payment run applied", run_id=run.run_id, paid=len(plan.payments), total=plan.paid_total,
+        remaining=plan.remaining, open_left=len(payables) - len(plan.payments),
+    )  # fmt: skip
+
+
+def paid_event(
+    command: PaymentRunRequested,
+    payable: repo.PayableRow,
+    penalty: int,
+    payment_id: str,
+    entries: list[str],
+    paid_on: date,
+    policy: PolicySettings,
+    clock: Clock,
+) -> ClaimPaid:
+    """The event finance books: everything about one payment."""
+    payload = ClaimPaidPayload(
+        nomor_sep=payable.nomor_sep,
+        kode_rs=payable.kode_rs,
+        verification_seq=payable.verification_seq,
+        approved_amount=payable.amount,
+        penalty=penalty,
+        total_paid=payable.amount + penalty,
+        due_on=payable.due_on,
+        paid_on=paid_on,
+        days_late=max(0, (paid_on - payable.due_on).days),
+        penalty_method=policy.penalty_method,
+        payment_run_id=command.payload.run_id,
+        payment_id=payment_id,
+        ledger_entry_ids=entries,
+    )
+    return follow_up(
+        ClaimPaid, command, payload, producer=PRODUCER, clock=clock,
+        claim_id=payable.claim_id, correlation_id=payable.correlation_id,
+    )  # fmt: skip
+
+
+def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
+    """The payments consumer's handler: verified claims become payables, run commands pay them."""
+
+    async def handle(tx: Tx, event: Envelope) -> None:
+        if isinstance(event, ClaimVerified):
+            await create_payable(tx, event, policy)
+        elif isinstance(event, PaymentRunRequested):
+            await run_payments(tx, event, policy, clock)
+        else:
+            raise PermanentError("unexpected-event", f"payments does not handle {type(event).__name__}")
+
+    return handle

@@ -1,0 +1,140 @@
+"""Deadline enforcement and the daily payment schedule, both on the configured clock."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import structlog
+
+from services.payments import metrics
+from services.payments.adapters import repository as repo
+from services.payments.domain.penalty import late_penalty
+from services.payments.settings import PaymentsSettings, get_payments_settings
+from shared.calendar import get_calendar
+from shared.clock import sleep_until
+from shared.envelopes import originate
+from shared.events import (
+    PaymentDeadlineApproaching,
+    PaymentDeadlineApproachingPayload,
+    PaymentOverdue,
+    PaymentOverduePayload,
+    PaymentRunRequested,
+    PaymentRunRequestedPayload,
+)
+from shared.outbox import Tx
+from shared.runtime import ServiceContext
+
+log = structlog.get_logger(__name__)
+PRODUCER = "payments"
+
+
+async def check_deadlines(ctx: ServiceContext, today: date, warn_days: int) -> tuple[int, int]:
+    """Publish deadline-approaching and overdue notices due today (each once) and refresh the gauges."""
+    cal = get_calendar()
+    method = ctx.settings.policy.penalty_method
+    approaching = overdue = 0
+    outstanding = at_risk = overdue_count = accrued = 0
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        tx = Tx(conn, ctx.schema)
+        payables = await repo.open_payables(conn)
+        for p in payables:
+            outstanding += p.amount
+            if today > p.due_on:
+                overdue_count += 1
+                penalty = late_penalty(p.amount, p.due_on, today, method)
+                accrued += penalty
+                # Once when the due date passes, then once per working day.
+                first = not await repo.has_notice(conn, p.id, "overdue")
+                if (first or cal.is_working_day(today)) and await repo.claim_notice(conn, p.id, "overdue", today):
+                    tx.emit(_overdue(ctx, p, today, penalty, method))
+                    overdue += 1
+                continue
+            left = cal.working_days_between(today, p.due_on)
+            if left <= warn_days:
+                at_risk += 1
+                if await repo.claim_notice(conn, p.id, "approaching", today) and left == warn_days:
+                    tx.emit(_approaching(ctx, p, today, left))
+                    approaching += 1
+        await tx.flush()
+    metrics.OUTSTANDING_RUPIAH.set(outstanding)
+    metrics.OUTSTANDING_COUNT.set(len(payables))
+    metrics.OVERDUE_COUNT.set(overdue_count)
+    metrics.AT_RISK_COUNT.set(at_risk)
+    metrics.ACCRUED_PENALTY_RUPIAH.set(accrued)
+    return approaching, overdue
+
+
+def _overdue(ctx: ServiceContext, p: repo.PayableRow, today: date, penalty: int, method: str) -> PaymentOverdue:
+    payload = PaymentOverduePayload(
+        nomor_sep=p.nomor_sep, kode_rs=p.kode_rs, verification_seq=p.verification_seq, amount=p.amount,
+        due_on=p.due_on, as_of=today, days_late=(today - p.due_on).days, accrued_penalty=penalty,
+        penalty_method=method,
+    )  # fmt: skip
+    return originate(
+        PaymentOverdue, payload, producer=PRODUCER, clock=ctx.clock, claim_id=p.claim_id,
+        correlation_id=p.correlation_id,
+    )  # fmt: skip
+
+
+def _approaching(ctx: ServiceContext, p: repo.PayableRow, today: date, left: int) -> PaymentDeadlineApproaching:
+    payload = PaymentDeadlineApproachingPayload(
+        nomor_sep=p.nomor_sep, kode_rs=p.kode_rs, verification_seq=p.verification_seq, amount=p.amount,
+        due_on=p.due_on, as_of=today, working_days_left=left,
+    )  # fmt: skip
+    return originate(
+        PaymentDeadlineApproaching, payload, producer=PRODUCER, clock=ctx.clock, claim_id=p.claim_id,
+        correlation_id=p.correlation_id,
+    )  # fmt: skip
+
+
+async def request_scheduled_run(ctx: ServiceContext, today: date, funds: int) -> str:
+    """Publish today's scheduled run command; its run id makes a second request (another instance) a no-op."""
+    run_id = f"SCHED-{today.isoformat()}"
+    command = originate(
+        PaymentRunRequested,
+        PaymentRunRequestedPayload(run_id=run_id, funds=funds, requested_by="scheduler"),
+        producer=PRODUCER,
+        clock=ctx.clock,
+    )
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        tx = Tx(conn, ctx.schema)
+        tx.emit(command)
+        await tx.flush()
+    return run_id
+
+
+def _next_instant(ctx: ServiceContext, after: datetime, at: timedelta) -> datetime:
+    """The next local business-day start + `at` strictly after `after` (UTC)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(ctx.settings.policy.business_timezone)
+    local = after.astimezone(zone)
+    candidate = datetime.combine(local.date(), datetime.min.time(), zone) + at
+    if candidate <= local:
+        candidate += timedelta(days=1)
+    return candidate
+
+
+async def monitor(ctx: ServiceContext) -> None:
+    """Every business day just after midnight (and at start-up): notices and gauges."""
+    settings: PaymentsSettings = get_payments_settings()
+    while True:
+        today = ctx.clock.today()
+        approaching, overdue = await check_deadlines(ctx, today, settings.deadline_warning_working_days)
+        if approaching or overdue:
+            log.info("deadline notices", as_of=str(today), approaching=approaching, overdue=overdue)
+        await sleep_until(ctx.clock, _next_instant(ctx, ctx.clock.now(), timedelta(minutes=1)))
+
+
+async def scheduler(ctx: ServiceContext) -> None:
+    """The daily payment run at `schedule_time` on working days."""
+    settings = get_payments_settings()
+    if not settings.schedule_enabled:
+        return
+    at = timedelta(hours=settings.schedule_time.hour, minutes=settings.schedule_time.minute)
+    while True:
+        await sleep_until(ctx.clock, _next_instant(ctx, ctx.clock.now(), at))
+        today = ctx.clock.today()
+        if get_calendar().is_working_day(today):
+            run_id = await request_scheduled_run(ctx, today, settings.scheduled_funds)
+            log.info("scheduled payment run requested", run_id=run_id)

@@ -1,0 +1,26 @@
+"""The payments service: payables, payment runs, penalties, enforcement, ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.payments.entrypoints.handlers import make_handler
+from services.payments.entrypoints.monitor import monitor, scheduler
+from shared import topics
+from shared.events import ClaimVerified, PaymentRunRequested
+from shared.runtime import Consumes, ServiceSpec
+
+SPEC = ServiceSpec(
+    name="payments",
+    schema="payments",
+    migrations=Path(__file__).parent / "migrations",
+    consumes=[
+        Consumes(
+            "payments",
+            {topics.CLAIMS_VERIFIED: (ClaimVerified,), topics.PAYMENTS_COMMANDS: (PaymentRunRequested,)},
+            lambda ctx: make_handler(ctx.settings.policy, ctx.clock),
+        )
+    ],
+    background=[monitor, scheduler],
+    default_http_port=8083,
+)

@@ -1,0 +1,29 @@
+"""Payments settings (environment variables prefixed PAYMENTS_)."""
+
+from __future__ import annotations
+
+from datetime import time
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PaymentsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYMENTS_", extra="ignore")
+
+    schedule_enabled: bool = Field(default=True, description="Run a payment every working day at schedule_time")
+    schedule_time: time = Field(default=time(10, 0), description="Local time (business zone) of the daily run")
+    scheduled_funds: int = Field(
+        default=1_000_000_000_000, ge=0, description="Funds (rupiah) the scheduled daily run may pay out"
+    )
+    deadline_warning_working_days: int = Field(
+        default=3, ge=1, description="Publish payments.deadline-approaching this many working days before due"
+    )
+    monitor_interval_s: float = Field(default=60.0, gt=0, description="How often (real seconds) the monitor looks")
+
+
+@lru_cache(maxsize=1)
+def get_payments_settings() -> PaymentsSettings:
+    """Read once from the environment."""
+    return PaymentsSettings()
