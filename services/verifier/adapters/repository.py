@@ -1,0 +1,150 @@
+"""The verifier's tables (asyncpg): claim status, eligibility projection, audit trail, review queue."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.verifier.adapters.codec import dump_status, load_status
+from services.verifier.domain import ClaimStatus, Episode, Participant
+from shared.db import Conn
+from shared.events import ClaimGroupedPayload, ParticipantChangedPayload
+
+
+async def load_claim(conn: Conn, claim_id: str, *, lock: bool = True) -> ClaimStatus | None:
+    """The claim's status (locked for this transaction), or None if never seen."""
+    text = await conn.fetchval(
+        f"SELECT status::text FROM claims WHERE claim_id = $1 {'FOR UPDATE' if lock else ''}", claim_id
+    )
+    return load_status(text) if text is not None else None
+
+
+async def save_claim(
+    conn: Conn,
+    status: ClaimStatus,
+    *,
+    correlation_id: uuid.UUID,
+    grouped: ClaimGroupedPayload | None = None,
+    grouped_event_id: uuid.UUID | None = None,
+    review_reasons: list[dict[str, Any]] | None = None,
+) -> None:
+    """Insert or update the claim's status; the grouped revision's facts are kept for later rules."""
+    claim = grouped.claim if grouped else None
+    await conn.execute(
+        """INSERT INTO claims (claim_id, state, status, nomor_sep, nomor_kartu, kode_rs, correlation_id, cmg,
+                               jenis_rawat, tgl_pulang, has_verification, review_reasons, grouped_event_id)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13)
+           ON CONFLICT (claim_id) DO UPDATE SET
+               state = EXCLUDED.state, status = EXCLUDED.status, has_verification = EXCLUDED.has_verification,
+               nomor_sep = coalesce($4, claims.nomor_sep),
+               cmg = coalesce(EXCLUDED.cmg, claims.cmg),
+               jenis_rawat = coalesce(EXCLUDED.jenis_rawat, claims.jenis_rawat),
+               tgl_pulang = coalesce(EXCLUDED.tgl_pulang, claims.tgl_pulang),
+               nomor_kartu = CASE WHEN $5 = '' THEN claims.nomor_kartu ELSE $5 END,
+               review_reasons = EXCLUDED.review_reasons,
+               grouped_event_id = coalesce(EXCLUDED.grouped_event_id, claims.grouped_event_id),
+               updated_at = now()""",
+        status.claim_id, str(status.state), dump_status(status), status.nomor_sep,
+        claim.nomor_kartu if claim else "", status.kode_rs, correlation_id,
+        grouped.grouping.cmg if grouped else None, claim.jenis_rawat if claim else None,
+        claim.tgl_pulang if claim else None, status.has_verification,
+        json.dumps(review_reasons) if review_reasons is not None else None, grouped_event_id,
+    )  # fmt: skip
+
+
+async def correlation_of(conn: Conn, claim_id: str) -> uuid.UUID | None:
+    """The claim's correlation id (for events the verifier originates)."""
+    value: uuid.UUID | None = await conn.fetchval("SELECT correlation_id FROM claims WHERE claim_id = $1", claim_id)
+    return value
+
+
+async def participant_history(conn: Conn, nomor_kartu: str) -> list[Participant]:
+    """Every record of a card, oldest first (the domain picks the one in force per date)."""
+    rows = await conn.fetch(
+        """SELECT nomor_kartu, nik, status, kelas_hak, member_type, valid_from, valid_to, status_reason
+           FROM participants WHERE nomor_kartu = $1 ORDER BY valid_from, seq""",
+        nomor_kartu,
+    )
+    return [Participant(**dict(r)) for r in rows]
+
+
+async def add_participant(conn: Conn, event_id: uuid.UUID, p: ParticipantChangedPayload) -> None:
+    """Project one membership change."""
+    await conn.execute(
+        """INSERT INTO participants (nomor_kartu, valid_from, nik, status, status_reason, kelas_hak, member_type,
+                                     valid_to, event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING""",
+        p.nomor_kartu, p.valid_from, p.nik, p.status, p.status_reason, p.kelas_hak, p.member_type, p.valid_to,
+        event_id,
+    )  # fmt: skip
+
+
+async def earlier_episodes(conn: Conn, nomor_kartu: str, claim_id: str) -> list[Episode]:
+    """The participant's other grouped claims (for the readmission rule)."""
+    rows = await conn.fetch(
+        """SELECT claim_id, jenis_rawat, tgl_pulang, cmg FROM claims
+           WHERE nomor_kartu = $1 AND claim_id <> $2 AND cmg IS NOT NULL""",
+        nomor_kartu, claim_id,
+    )  # fmt: skip
+    return [Episode(r["claim_id"], r["jenis_rawat"], r["tgl_pulang"], r["cmg"]) for r in rows]
+
+
+async def verified_with_same_sep(conn: Conn, nomor_sep: str, claim_id: str) -> list[str]:
+    """Other claims with this SEP that already have a verification (duplicate SEP)."""
+    rows = await conn.fetch(
+        "SELECT claim_id FROM claims WHERE nomor_sep = $1 AND claim_id <> $2 AND has_verification", nomor_sep, claim_id
+    )
+    return [r["claim_id"] for r in rows]
+
+
+async def record(
+    conn: Conn,
+    claim_id: str,
+    at: datetime,
+    kind: str,
+    detail: dict[str, Any],
+    *,
+    event_type: str | None = None,
+    event_id: uuid.UUID | None = None,
+) -> None:
+    """Append one line to the claim's history."""
+    await conn.execute(
+        """INSERT INTO claim_history (claim_id, at, kind, event_type, event_id, detail)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
+        claim_id, at, kind, event_type, event_id, json.dumps(detail, default=str),
+    )  # fmt: skip
+
+
+async def sweepable(conn: Conn) -> list[str]:
+    """Claims a daily sweep may move (undecided, pended, disputable)."""
+    rows = await conn.fetch(
+        """SELECT claim_id FROM claims WHERE state IN
+           ('grouped', 'resubmitted', 'in_review', 'pended', 'verified_adjusted', 'rejected') ORDER BY claim_id"""
+    )
+    return [r["claim_id"] for r in rows]
+
+
+async def review_queue(conn: Conn) -> list[dict[str, Any]]:
+    """Claims held for a human reviewer, oldest first."""
+    rows = await conn.fetch(
+        """SELECT claim_id, nomor_sep, kode_rs, status->>'submitted_on' AS submitted_on,
+                  (status->>'claimed_amount')::bigint AS claimed_amount, review_reasons
+           FROM claims WHERE state = 'in_review' ORDER BY status->>'submitted_on', claim_id"""
+    )
+    return [{**dict(r), "review_reasons": json.loads(r["review_reasons"] or "[]")} for r in rows]
+
+
+async def timeline(conn: Conn, claim_id: str) -> list[dict[str, Any]]:
+    """The claim's history, in order."""
+    rows = await conn.fetch(
+        "SELECT at, kind, event_type, event_id, detail FROM claim_history WHERE claim_id = $1 ORDER BY id", claim_id
+    )
+    return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+
+async def state_of(conn: Conn, claim_id: str) -> str | None:
+    """The claim's state name, for tests and the CLI."""
+    value: str | None = await conn.fetchval("SELECT state FROM claims WHERE claim_id = $1", claim_id)
+    return value

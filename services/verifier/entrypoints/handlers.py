@@ -1,0 +1,285 @@
+"""Thin handlers: load the claim, ask the domain, save the status and emit its outputs (one transaction)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import structlog
+
+from services.verifier import metrics
+from services.verifier.adapters import repository as repo
+from services.verifier.domain import (
+    ClaimCheck,
+    ClaimStatus,
+    Command,
+    DisputeResolvedOut,
+    FileDispute,
+    Grouped,
+    IllegalTransition,
+    Output,
+    PendedOut,
+    RejectedOut,
+    ReminderOut,
+    ResolveDispute,
+    Result,
+    ReviewRequestedOut,
+    ReviewVerdict,
+    Sweep,
+    Transition,
+    VerificationPolicy,
+    VerifiedOut,
+    apply,
+    payload_fields,
+    receive_grouped,
+    verify,
+)
+from shared.calendar import get_calendar
+from shared.clock import Clock
+from shared.consumer import Handler, PermanentError
+from shared.envelopes import follow_up, originate
+from shared.events import (
+    ClaimDeadlineReminder,
+    ClaimDeadlineReminderPayload,
+    ClaimDisputed,
+    ClaimDisputeResolved,
+    ClaimDisputeResolvedPayload,
+    ClaimGrouped,
+    ClaimPended,
+    ClaimPendedPayload,
+    ClaimRejected,
+    ClaimRejectedPayload,
+    ClaimVerified,
+    ClaimVerifiedPayload,
+    DisputeResolutionRequested,
+    Envelope,
+    ParticipantChanged,
+    Reason,
+    ReviewDecisionRequested,
+)
+from shared.outbox import Tx
+from shared.settings import PolicySettings
+
+log = structlog.get_logger(__name__)
+PRODUCER = "verifier"
+
+
+def verification_policy(p: PolicySettings) -> VerificationPolicy:
+    """The domain's policy from the deployment's settings."""
+    return VerificationPolicy(
+        completeness_days=p.completeness_days,
+        completeness_day_unit=p.completeness_day_unit,
+        resubmit_working_days=p.pending_resubmit_working_days,
+        dispute_working_days=p.dispute_working_days,
+        claim_expiry_months=p.claim_expiry_months,
+    )
+
+
+def unknown_claim(claim_id: str) -> Reason:
+    """The refusal for an event about a claim the verifier has never grouped."""
+    return Reason(
+        code="V-STATE-UNKNOWN-CLAIM",
+        field="claim_id",
+        message_id=f"Klaim {claim_id} tidak dikenal oleh verifikator",
+        message_en=f"Claim {claim_id} is not known to the verifier",
+    )
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """What every handler needs: policy, clock, calendar."""
+
+    policy: VerificationPolicy
+    clock: Clock
+
+    async def on_grouped(self, tx: Tx, event: ClaimGrouped) -> None:
+        p = event.payload
+        status = await repo.load_claim(tx.conn, event.claim_id) or ClaimStatus(event.claim_id)
+        check = ClaimCheck(
+            claim_id=event.claim_id,
+            claim=p.claim,
+            grouping=p.grouping,
+            first_submitted_on=status.first_submitted_on or p.submitted_on,
+            participant_history=await repo.participant_history(tx.conn, p.claim.nomor_kartu),
+            earlier_episodes=await repo.earlier_episodes(tx.conn, p.claim.nomor_kartu, event.claim_id),
+            verified_with_same_sep=await repo.verified_with_same_sep(tx.conn, p.claim.nomor_sep, event.claim_id),
+        )
+        decision = verify(check, self.policy)
+        await self._record_in(tx, event)
+        await repo.record(
+            tx.conn, event.claim_id, self.clock.now(), "finding",
+            {"outcome": str(decision.outcome), "findings": [_finding(f) for f in decision.findings]},
+        )  # fmt: skip
+        today = self.clock.today()
+        result = receive_grouped(status, Grouped.from_payload(p), decision, today, get_calendar(), self.policy)
+        await self._settle(tx, event, status, result, revision=p.revision, grouped=event)
+
+    async def on_disputed(self, tx: Tx, event: ClaimDisputed) -> None:
+        await self._command(tx, event, FileDispute.from_payload(event.payload))
+
+    async def on_review(self, tx: Tx, event: ReviewDecisionRequested) -> None:
+        await self._command(tx, event, ReviewVerdict.from_payload(event.payload, self.clock.today()))
+
+    async def on_ruling(self, tx: Tx, event: DisputeResolutionRequested) -> None:
+        await self._command(tx, event, ResolveDispute.from_payload(event.payload, self.clock.today()))
+
+    async def _command(self, tx: Tx, event: Envelope, cmd: Command) -> None:
+        assert event.claim_id is not None
+        status = await repo.load_claim(tx.conn, event.claim_id)
+        await self._record_in(tx, event)
+        if status is None:
+            await self._refuse(tx, event, None, unknown_claim(event.claim_id), revision=0)
+            return
+        await self._settle(tx, event, status, apply(status, cmd, get_calendar(), self.policy), revision=status.revision)
+
+    async def _settle(
+        self,
+        tx: Tx,
+        event: Envelope,
+        before: ClaimStatus | None,
+        result: Result,
+        *,
+        revision: int,
+        grouped: ClaimGrouped | None = None,
+    ) -> None:
+        """Save a legal move and emit its outputs; answer an illegal one with the rule that refuses it."""
+        assert event.claim_id is not None
+        if isinstance(result, IllegalTransition):
+            await self._refuse(tx, event, before, result.reason, revision=revision)
+            return
+        review = [o for o in result.outputs if isinstance(o, ReviewRequestedOut)]
+        await repo.save_claim(
+            tx.conn,
+            result.status,
+            correlation_id=event.correlation_id,
+            grouped=grouped.payload if grouped else None,
+            grouped_event_id=grouped.event_id if grouped else None,
+            review_reasons=[r.model_dump() for r in review[0].reasons] if review else None,
+        )
+        for out in result.outputs:
+            await self.emit(tx, event, out)
+        metrics.STATES.labels(str(result.status.state)).inc()
+
+    async def _refuse(self, tx: Tx, event: Envelope, before: ClaimStatus | None, why: Reason, *, revision: int) -> None:
+        """An illegal move. Hospitals' events get a claims.rejected naming the rule; operators' commands
+        go to the command topic's DLQ with the rule (the CLI checks first, so this is rare)."""
+        assert event.claim_id is not None
+        if isinstance(event, ReviewDecisionRequested | DisputeResolutionRequested):
+            raise PermanentError(why.code, f"{why.message_en} ({why.code})")
+        await repo.record(tx.conn, event.claim_id, self.clock.now(), "refused", why.model_dump())
+        payload = ClaimRejectedPayload(
+            revision=revision,
+            stage="verifier",
+            nomor_sep=before.nomor_sep if before else _sep_of(event),
+            kode_rs=before.kode_rs if before else _rs_of(event),
+            rejected_on=self.clock.today(),
+            reasons=[why],
+        )
+        tx.emit(follow_up(ClaimRejected, event, payload, producer=PRODUCER, clock=self.clock))
+        metrics.REFUSED.labels(why.code).inc()
+
+    async def emit(self, tx: Tx, cause: Envelope, out: Output) -> None:
+        """One domain output as its contract event (or, for a hold, an audit line)."""
+        assert cause.claim_id is not None
+        if isinstance(out, ReviewRequestedOut):
+            reasons = [r.model_dump() for r in out.reasons]
+            await repo.record(tx.conn, cause.claim_id, self.clock.now(), "review", {"reasons": reasons})
+            return
+        cls, payload_cls = _PAYLOADS[type(out)]
+        event = follow_up(
+            cls, cause, payload_cls.model_validate(payload_fields(out)), producer=PRODUCER, clock=self.clock
+        )
+        tx.emit(event)
+        await repo.record(
+            tx.conn, cause.claim_id, self.clock.now(), "out", payload_fields_json(out),
+            event_type=type(event).__name__, event_id=event.event_id,
+        )  # fmt: skip
+
+    async def _record_in(self, tx: Tx, event: Envelope) -> None:
+        assert event.claim_id is not None
+        payload: Any = getattr(event, "payload", None)
+        detail = payload.model_dump(mode="json") if payload is not None else {}
+        if isinstance(event, ClaimGrouped):  # the claim itself is on the broker; keep the grouping and revision
+            detail = {"revision": event.payload.revision, "grouping": detail["grouping"]}
+        await repo.record(
+            tx.conn, event.claim_id, self.clock.now(), "in", detail,
+            event_type=type(event).__name__, event_id=event.event_id,
+        )  # fmt: skip
+
+
+_PAYLOADS: dict[type, tuple[type[Envelope], type[Any]]] = {
+    VerifiedOut: (ClaimVerified, ClaimVerifiedPayload),
+    PendedOut: (ClaimPended, ClaimPendedPayload),
+    RejectedOut: (ClaimRejected, ClaimRejectedPayload),
+    DisputeResolvedOut: (ClaimDisputeResolved, ClaimDisputeResolvedPayload),
+    ReminderOut: (ClaimDeadlineReminder, ClaimDeadlineReminderPayload),
+}
+
+
+def _finding(f: Any) -> dict[str, Any]:
+    return {"code": f.reason.code, "outcome": str(f.outcome), "field": f.reason.field, "en": f.reason.message_en}
+
+
+def _sep_of(event: Envelope) -> str:
+    return str(getattr(getattr(event, "payload", None), "nomor_sep", ""))
+
+
+def _rs_of(event: Envelope) -> str:
+    return str(getattr(getattr(event, "payload", None), "kode_rs", ""))
+
+
+async def sweep_claim(
+    tx: Tx, verifier: Verifier, claim_id: str, on: date, correlation_id: uuid.UUID | None
+) -> ClaimStatus | None:
+    """The daily sweep for one claim; returns the new status when it moved or emitted something."""
+    status = await repo.load_claim(tx.conn, claim_id)
+    if status is None:
+        return None
+    result = apply(status, Sweep(on), get_calendar(), verifier.policy)
+    assert isinstance(result, Transition)  # a sweep is never refused
+    if result.status == status and not result.outputs:
+        return None
+    corr = correlation_id or uuid.uuid4()
+    await repo.save_claim(tx.conn, result.status, correlation_id=corr)
+    for out in result.outputs:
+        payload_cls = _PAYLOADS[type(out)]
+        event = originate(
+            payload_cls[0], payload_cls[1].model_validate(payload_fields(out)), producer=PRODUCER,
+            clock=verifier.clock, claim_id=claim_id, correlation_id=corr,
+        )  # fmt: skip
+        tx.emit(event)
+        await repo.record(
+            tx.conn, claim_id, verifier.clock.now(), "out", payload_fields_json(out),
+            event_type=type(event).__name__, event_id=event.event_id,
+        )  # fmt: skip
+    return result.status
+
+
+def payload_fields_json(out: Output) -> dict[str, Any]:
+    """An output's fields, JSON-ready, for the audit trail."""
+    cls = _PAYLOADS[type(out)][1]
+    dumped: dict[str, Any] = cls.model_validate(payload_fields(out)).model_dump(mode="json")
+    return dumped
+
+
+def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
+    """The verifier's consumer: grouped claims, disputes, reviewers' and dispute team's commands, members."""
+    verifier = Verifier(verification_policy(policy), clock)
+
+    async def handle(tx: Tx, event: Envelope) -> None:
+        if isinstance(event, ClaimGrouped):
+            await verifier.on_grouped(tx, event)
+        elif isinstance(event, ClaimDisputed):
+            await verifier.on_disputed(tx, event)
+        elif isinstance(event, ReviewDecisionRequested):
+            await verifier.on_review(tx, event)
+        elif isinstance(event, DisputeResolutionRequested):
+            await verifier.on_ruling(tx, event)
+        elif isinstance(event, ParticipantChanged):
+            await repo.add_participant(tx.conn, event.event_id, event.payload)
+        else:
+            raise PermanentError("unexpected-event", f"verifier does not handle {type(event).__name__}")
+
+    return handle

@@ -1,0 +1,408 @@
+"""The verifier on the real stack with a fixed clock: every lifecycle the hospitals and reviewers see."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from deploy.local import Stack
+from services.verifier.entrypoints.sweeper import sweep_day
+from services.verifier.service import SPEC
+from shared import db
+from shared.clock import FixedClock, set_clock
+from shared.events import (
+    ClaimDisputed,
+    ClaimGrouped,
+    ClaimPended,
+    ClaimRejected,
+    ClaimVerified,
+    DisputeResolutionRequested,
+    Envelope,
+    ParticipantChanged,
+    ReviewDecisionRequested,
+    parse_event_obj,
+)
+from shared.runtime import ServiceRuntime
+from tests.support.factories import example
+from tests.support.kafka import eventually
+from tests.support.services import Lane, new_lane, running
+
+pytestmark = pytest.mark.integration
+
+MONDAY = date(2026, 11, 9)
+CONSENT = {"doc_type": "informed_consent", "ref": "IC/1", "supports": []}
+
+
+@pytest.fixture
+def clock() -> Iterator[FixedClock]:
+    fixed = FixedClock(datetime(2026, 11, 9, 2, 0, tzinfo=UTC))  # Monday 09:00 in Jakarta
+    set_clock(fixed)
+    yield fixed
+    set_clock(None)
+
+
+@pytest.fixture
+async def lane(stack: Stack) -> Lane:
+    return await new_lane(stack)
+
+
+@pytest.fixture
+async def verifier(lane: Lane, clock: FixedClock) -> AsyncIterator[tuple[ServiceRuntime, asyncpg.Pool]]:
+    spec = lane.isolate(SPEC)
+    async with running(spec, lane.settings()) as runtime:
+        pool = await db.create_pool(lane.stack.database_url, spec.schema)
+        try:
+            yield runtime, pool
+        finally:
+            await pool.close()
+
+
+def member(card: str, **changes: Any) -> ParticipantChanged:
+    doc = example("ParticipantChanged")
+    doc["event_id"] = str(uuid.uuid4())
+    doc["payload"].update({"nomor_kartu": card, **changes})
+    event = parse_event_obj(doc)
+    assert isinstance(event, ParticipantChanged)
+    return event
+
+
+def grouped(
+    claim_id: str, card: str, sep: str, *, revision: int = 0, submitted_on: date = MONDAY, **changes: Any
+) -> ClaimGrouped:
+    """A grouped appendectomy (K-1, severity I) like the worked example, with changes to claim or grouping."""
+    doc = example("ClaimGrouped")
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id, correlation_id=str(uuid.uuid4()))
+    payload = doc["payload"]
+    payload.update(revision=revision, submitted_on=submitted_on.isoformat())
+    payload["claim"].update(nomor_kartu=card, nomor_sep=sep)
+    for key, value in changes.items():
+        (payload["grouping"] if key in payload["grouping"] else payload["claim"])[key] = value
+    event = parse_event_obj(doc)
+    assert isinstance(event, ClaimGrouped)
+    return event
+
+
+def without(kind: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["doc_type"] != kind]
+
+
+def docs() -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = example("ClaimGrouped")["payload"]["claim"]["documents"]
+    return documents
+
+
+class World:
+    """One test's claims: ids, cards and SEPs that never collide with another test's."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+        self.n = 0
+
+    def ids(self) -> tuple[str, str, str]:
+        self.n += 1
+        tag = uuid.uuid4().int % 10**6
+        return f"V-{self.lane.suffix}-{self.n}", f"{tag:07d}{self.n:06d}", f"0301R0011126V{self.n:06d}"
+
+    async def events(self, claim_id: str) -> list[Envelope]:
+        out = []
+        for topic in ("claims.verified", "claims.pended", "claims.rejected", "claims.dispute-resolved"):
+            out += [e for e in await self.lane.events(topic) if e.claim_id == claim_id]
+        return sorted(out, key=lambda e: e.occurred_at)
+
+
+async def state(pool: asyncpg.Pool, claim_id: str) -> str | None:
+    value: str | None = await pool.fetchval("SELECT state FROM claims WHERE claim_id = $1", claim_id)
+    return value
+
+
+async def reach(pool: asyncpg.Pool, claim_id: str, wanted: str) -> None:
+    async def check() -> bool:
+        return await state(pool, claim_id) == wanted
+
+    await eventually(check)
+
+
+async def drained(pool: asyncpg.Pool) -> None:
+    async def check() -> bool:
+        return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 0
+
+    await eventually(check)
+
+
+async def setup_member(lane: Lane, pool: asyncpg.Pool, card: str, **changes: Any) -> None:
+    await lane.publish([member(card, **changes)])
+
+    async def projected() -> bool:
+        return bool(await pool.fetchval("SELECT true FROM participants WHERE nomor_kartu = $1", card))
+
+    await eventually(projected)
+
+
+async def test_clean_claim_is_verified_and_redelivery_changes_nothing(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    event = grouped(claim_id, card, sep)
+    await lane.publish([event])
+    await reach(pool, claim_id, "verified")
+    await lane.publish([event])  # the same event again
+    marker_id, marker_card, marker_sep = world.ids()
+    await setup_member(lane, pool, marker_card)
+    await lane.publish([grouped(marker_id, marker_card, marker_sep)])
+    await reach(pool, marker_id, "verified")
+    await drained(pool)
+    (verified,) = [e for e in await world.events(claim_id)]
+    assert isinstance(verified, ClaimVerified)
+    assert verified.payload.approved_amount == event.payload.grouping.total_tarif
+    assert verified.payload.verified_on == MONDAY
+    assert verified.payload.deemed_complete is False
+    assert verified.causation_id == event.event_id
+
+
+async def test_missing_consent_is_pended_then_resubmitted_with_consent_and_verified(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(claim_id, card, sep, documents=without("informed_consent", docs()))])
+    await reach(pool, claim_id, "pended")
+    clock.advance(timedelta(days=3))
+    await lane.publish([grouped(claim_id, card, sep, revision=1, submitted_on=date(2026, 11, 12))])
+    await reach(pool, claim_id, "verified")
+    await drained(pool)
+    pended, verified = await world.events(claim_id)
+    assert isinstance(pended, ClaimPended)
+    assert [m.code for m in pended.payload.missing] == ["V-DOC-CONSENT"]
+    assert pended.payload.resubmit_by == date(2026, 11, 18)  # 10,11,12,13,16,17,18 Nov: 7 working days
+    assert isinstance(verified, ClaimVerified)
+    assert verified.payload.revision == 1
+    assert verified.payload.verified_on == date(2026, 11, 12)
+
+
+async def test_pended_and_not_resubmitted_expires_the_day_after_resubmit_by(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+) -> None:
+    runtime, pool = verifier
+    assert runtime.ctx is not None
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(claim_id, card, sep, documents=without("resume_medis", docs()))])
+    await reach(pool, claim_id, "pended")
+    await sweep_day(runtime.ctx, date(2026, 11, 18))  # the last day to resubmit: still pended
+    assert await state(pool, claim_id) == "pended"
+    await sweep_day(runtime.ctx, date(2026, 11, 19))
+    assert await state(pool, claim_id) == "pend_expired"
+    await drained(pool)
+    expired = (await world.events(claim_id))[-1]
+    assert isinstance(expired, ClaimRejected)
+    assert expired.payload.reasons[0].code == "V-PEND-EXPIRED"
+    assert expired.payload.rejected_on == date(2026, 11, 19)
+    # A resubmission now is refused, naming the rule.
+    await lane.publish([grouped(claim_id, card, sep, revision=1, submitted_on=date(2026, 11, 20))])
+
+    async def refused() -> bool:
+        rejections = [e for e in await world.events(claim_id) if isinstance(e, ClaimRejected)]
+        return len(rejections) == 2
+
+    await eventually(refused)
+    late = (await world.events(claim_id))[-1]
+    assert isinstance(late, ClaimRejected)
+    assert late.payload.reasons[0].code == "V-STATE-RESUBMIT-NOT-PENDED"
+
+
+async def _adjusted(lane: Lane, pool: asyncpg.Pool, world: World) -> tuple[str, str, str, ClaimVerified]:
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(claim_id, card, sep, severity="III", diagnosa=["K35.8", "K56.7"])])
+    await reach(pool, claim_id, "verified_adjusted")
+    await drained(pool)
+    (verified,) = await world.events(claim_id)
+    assert isinstance(verified, ClaimVerified)
+    return claim_id, card, sep, verified
+
+
+def dispute(claim_id: str, sep: str, on: date, amount: int) -> ClaimDisputed:
+    doc = example("ClaimDisputed")
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id)
+    doc["payload"].update(nomor_sep=sep, disputed_on=on.isoformat(), requested_amount=amount)
+    event = parse_event_obj(doc)
+    assert isinstance(event, ClaimDisputed)
+    return event
+
+
+def ruling(claim_id: str, outcome: str, amount: int | None = None) -> DisputeResolutionRequested:
+    doc = example("DisputeResolutionRequested")
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id)
+    doc["payload"].update(outcome=outcome, amount=amount)
+    event = parse_event_obj(doc)
+    assert isinstance(event, DisputeResolutionRequested)
+    return event
+
+
+async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verification(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, _, sep, verified = await _adjusted(lane, pool, world)
+    (adjustment,) = verified.payload.adjustments
+    assert adjustment.reason.code == "V-SEVERITY-UNSUPPORTED"
+    assert verified.payload.approved_amount == verified.payload.claimed_amount - adjustment.amount
+    assert verified.payload.dispute_by == date(2026, 11, 27)  # 14 working days after 9 Nov
+
+    await lane.publish([dispute(claim_id, sep, date(2026, 11, 12), verified.payload.claimed_amount)])
+    await reach(pool, claim_id, "disputed")
+    await lane.publish([ruling(claim_id, "upheld")])
+    await reach(pool, claim_id, "dispute_resolved")
+    await drained(pool)
+    events = await world.events(claim_id)
+    resolved = [e for e in events if e.event_type == "ClaimDisputeResolved"]  # type: ignore[attr-defined]
+    supplementary = [e for e in events if isinstance(e, ClaimVerified) and e.payload.verification_seq == 1]
+    assert len(resolved) == 1
+    assert resolved[0].payload.supplementary_amount == adjustment.amount  # type: ignore[attr-defined]
+    assert resolved[0].payload.reviewer == "dr. Siti Rahma (TKMKB)"  # type: ignore[attr-defined]
+    (extra,) = supplementary
+    assert extra.payload.approved_amount == adjustment.amount
+    history = await pool.fetch("SELECT kind FROM claim_history WHERE claim_id = $1 ORDER BY id", claim_id)
+    assert "out" in [h["kind"] for h in history]
+
+
+async def test_a_dispute_after_the_window_is_rejected_with_the_reason(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, _, sep, verified = await _adjusted(lane, pool, world)
+    await lane.publish([dispute(claim_id, sep, date(2026, 11, 30), verified.payload.claimed_amount)])
+
+    async def refused() -> bool:
+        return any(isinstance(e, ClaimRejected) for e in await world.events(claim_id))
+
+    await eventually(refused)
+    (rejection,) = [e for e in await world.events(claim_id) if isinstance(e, ClaimRejected)]
+    assert rejection.payload.reasons[0].code == "V-DISPUTE-LATE"
+    assert await state(pool, claim_id) == "verified_adjusted"  # unchanged
+
+
+async def test_ineligible_participant_is_rejected(lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card, status="inactive", status_reason="tunggakan iuran")
+    await lane.publish([grouped(claim_id, card, sep)])
+    await reach(pool, claim_id, "rejected")
+    await drained(pool)
+    (rejected,) = await world.events(claim_id)
+    assert isinstance(rejected, ClaimRejected)
+    assert "V-ELIG-INACTIVE" in [r.code for r in rejected.payload.reasons]
+
+
+async def test_duplicate_sep_is_rejected(lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]) -> None:
+    _, pool = verifier
+    world = World(lane)
+    first_id, card, sep = world.ids()
+    second_id = first_id + "-dup"
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(first_id, card, sep)])
+    await reach(pool, first_id, "verified")
+    await lane.publish([grouped(second_id, card, sep)])
+    await reach(pool, second_id, "rejected")
+    await drained(pool)
+    (rejected,) = await world.events(second_id)
+    assert isinstance(rejected, ClaimRejected)
+    assert [r.code for r in rejected.payload.reasons] == ["V-DUP-SEP"]
+
+
+async def test_a_held_claim_gets_the_reviewers_outcome(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(claim_id, card, sep, tgl_masuk="2026-10-20")])  # 17 days: outside K-1's 1-10
+    await reach(pool, claim_id, "in_review")
+    reasons = await pool.fetchval("SELECT review_reasons::text FROM claims WHERE claim_id = $1", claim_id)
+    assert "V-LOS-RANGE" in reasons
+    doc = example("ReviewDecisionRequested")
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id)
+    decision = parse_event_obj(doc)
+    assert isinstance(decision, ReviewDecisionRequested)
+    await lane.publish([decision])
+    await reach(pool, claim_id, "verified_adjusted")
+    await drained(pool)
+    (verified,) = await world.events(claim_id)
+    assert isinstance(verified, ClaimVerified)
+    assert verified.payload.approved_amount == decision.payload.approved_amount
+
+
+async def test_a_held_claim_nobody_decides_is_deemed_complete_on_the_right_day(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    runtime, pool = verifier
+    assert runtime.ctx is not None
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    event = grouped(claim_id, card, sep, tgl_masuk="2026-10-20")
+    await lane.publish([event])
+    await reach(pool, claim_id, "in_review")
+    await sweep_day(runtime.ctx, date(2026, 11, 18))
+    assert await state(pool, claim_id) == "in_review"
+    await sweep_day(runtime.ctx, date(2026, 11, 19))  # submitted 9 Nov + 10 days
+    assert await state(pool, claim_id) == "verified"
+    await drained(pool)
+    (verified,) = await world.events(claim_id)
+    assert isinstance(verified, ClaimVerified)
+    assert verified.payload.deemed_complete is True
+    assert verified.payload.verified_on == date(2026, 11, 19)
+    assert verified.payload.approved_amount == event.payload.grouping.total_tarif
+
+
+async def test_two_thousand_claims_with_a_second_instance_joining_midway(
+    lane: Lane, clock: FixedClock, stack: Stack
+) -> None:
+    spec = lane.isolate(SPEC)
+    world = World(lane)
+    claims = [world.ids() for _ in range(2000)]
+    async with running(spec, lane.settings(max_batch=100)):
+        pool = await db.create_pool(stack.database_url, spec.schema)
+        try:
+            await lane.publish([member(card) for _, card, _ in claims])
+
+            async def members() -> bool:
+                return int(await pool.fetchval("SELECT count(*) FROM participants")) == 2000
+
+            await eventually(members, within=60)
+            await lane.publish([grouped(c, card, sep) for c, card, sep in claims[:1000]])
+            async with running(spec, lane.settings(max_batch=100)):
+                await lane.publish([grouped(c, card, sep) for c, card, sep in claims[1000:]])
+
+                async def counts() -> dict[str, int]:
+                    rows = await pool.fetch("SELECT state, count(*) AS n FROM claims GROUP BY state")
+                    return {r["state"]: int(r["n"]) for r in rows}
+
+                async def done() -> bool:
+                    return (await counts()).get("verified") == 2000
+
+                try:
+                    await eventually(done, within=120)
+                except AssertionError as exc:
+                    raise AssertionError(f"claims by state: {await counts()}") from exc
+                await drained(pool)
+        finally:
+            await pool.close()
+    verified = [e for e in await lane.events("claims.verified") if isinstance(e, ClaimVerified)]
+    assert len(verified) == 2000
+    assert {e.claim_id for e in verified} == {c for c, _, _ in claims}
