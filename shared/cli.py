@@ -75,17 +75,23 @@ def submit(
 
 def publish(event: Envelope) -> None:
     """Publish one event (or command) and wait for the broker's acknowledgement."""
+    publish_many([event])
+
+
+def publish_many(events: list[Envelope]) -> None:
+    """Publish events in order, each keyed as the contract says, and wait for every acknowledgement."""
     bootstrap, _ = endpoints()
-    asyncio.run(_publish(bootstrap, get_settings().broker.topic_prefix, event))
+    asyncio.run(_publish(bootstrap, get_settings().broker.topic_prefix, events))
 
 
-async def _publish(bootstrap: str, prefix: str, event: Envelope) -> None:
+async def _publish(bootstrap: str, prefix: str, events: list[Envelope]) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
-        await producer.send_and_wait(prefix + event.topic, encode_event(event), key=event.key.encode())
+        futures = [await producer.send(prefix + e.topic, encode_event(e), key=e.key.encode()) for e in events]
+        await asyncio.gather(*futures)
     finally:
         await producer.stop()
 

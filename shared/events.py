@@ -339,9 +339,10 @@ class CapitationLine(Contract):
     registered_members: int = Field(ge=0)
     doctors: int = Field(ge=0)
     has_dentist: bool
-    contact_rate_per_mille: float = Field(ge=0)
-    referral_ratio_pct: float = Field(ge=0)
-    prolanis_controlled_pct: float = Field(ge=0)
+    # KBK indicators; all three null means KBK is not assessed for the facility (paid 100 %).
+    contact_rate_per_mille: float | None = Field(default=None, ge=0)
+    non_specialist_referral_pct: float | None = Field(default=None, ge=0, le=100)
+    controlled_prolanis_pct: float | None = Field(default=None, ge=0, le=100)
 
 
 class CapitationRunRequestedPayload(Contract):
@@ -361,8 +362,8 @@ class CapitationPaidPayload(Contract):
     registered_members: int = Field(ge=0)
     rate: NonNegativeRupiah
     base_amount: NonNegativeRupiah
-    kbk_score: float
-    kbk_percentage: float
+    kbk_score: float | None = Field(description="Weighted KBK score 0-4; null when not assessed")
+    kbk_percentage: float = Field(description="Share of the base amount paid, after KBK")
     amount: NonNegativeRupiah
     service_fee_part: NonNegativeRupiah = Field(description="Jasa pelayanan, at least 60 %")
     operations_part: NonNegativeRupiah

@@ -7,7 +7,7 @@ from pathlib import Path
 from services.payments.entrypoints.handlers import make_handler
 from services.payments.entrypoints.monitor import monitor, scheduler
 from shared import topics
-from shared.events import ClaimVerified, PaymentRunRequested
+from shared.events import CapitationRunRequested, ClaimVerified, PaymentRunRequested
 from shared.runtime import Consumes, ServiceSpec
 
 SPEC = ServiceSpec(
@@ -17,7 +17,10 @@ SPEC = ServiceSpec(
     consumes=[
         Consumes(
             "payments",
-            {topics.CLAIMS_VERIFIED: (ClaimVerified,), topics.PAYMENTS_COMMANDS: (PaymentRunRequested,)},
+            {
+                topics.CLAIMS_VERIFIED: (ClaimVerified,),
+                topics.PAYMENTS_COMMANDS: (PaymentRunRequested, CapitationRunRequested),
+            },
             lambda ctx: make_handler(ctx.settings.policy, ctx.clock),
         )
     ],

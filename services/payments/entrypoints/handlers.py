@@ -9,12 +9,20 @@ import structlog
 from services.payments import metrics
 from services.payments.adapters import repository as repo
 from services.payments.domain.payment_run import plan_run
+from services.payments.entrypoints.capitation import run_capitation
 from shared.calendar import get_calendar
 from shared.clock import Clock
 from shared.consumer import Handler, PermanentError
 from shared.db import advisory_key
 from shared.envelopes import follow_up
-from shared.events import ClaimPaid, ClaimPaidPayload, ClaimVerified, Envelope, PaymentRunRequested
+from shared.events import (
+    CapitationRunRequested,
+    ClaimPaid,
+    ClaimPaidPayload,
+    ClaimVerified,
+    Envelope,
+    PaymentRunRequested,
+)
 from shared.outbox import Tx
 from shared.settings import PolicySettings
 
@@ -102,6 +110,8 @@ def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
             await create_payable(tx, event, policy)
         elif isinstance(event, PaymentRunRequested):
             await run_payments(tx, event, policy, clock)
+        elif isinstance(event, CapitationRunRequested):
+            await run_capitation(tx, event, clock)
         else:
             raise PermanentError("unexpected-event", f"payments does not handle {type(event).__name__}")
 

@@ -1,0 +1,228 @@
+"""`claimsctl payments | capitation`: finance's daily commands.
+
+Runs are commands on `payments.commands` (applied once per run id by the service); reports are
+read through the payments repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.payments.adapters import repository as repo
+from services.payments.domain.capitation import FktpRow, parse_members_csv
+from services.payments.service import SPEC
+from shared import db
+from shared.events import (
+    CapitationLine,
+    CapitationRunRequested,
+    CapitationRunRequestedPayload,
+    PaymentRunRequested,
+    PaymentRunRequestedPayload,
+)
+
+payments_app = typer.Typer(help="Payment runs and reconciliation.", no_args_is_help=True)
+capitation_app = typer.Typer(help="FKTP capitation.", no_args_is_help=True)
+console = Console()
+T = TypeVar("T")
+
+
+def _read(query: Callable[[db.Conn], Awaitable[T]]) -> T:
+    from shared.cli import endpoints
+
+    _, dsn = endpoints()
+
+    async def run() -> T:
+        pool = await db.create_pool(dsn, SPEC.schema, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await query(conn)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+@payments_app.command("run")
+def payments_run(
+    funds: Annotated[int, typer.Option(help="Rupiah available to this run")],
+    run_id: Annotated[str | None, typer.Option(help="Idempotency key (default RUN-<timestamp>)")] = None,
+    requested_by: Annotated[str, typer.Option(help="Who asks (audited)")] = "claimsctl",
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the run's summary (0: don't)")] = 30,
+) -> None:
+    """Pay open payables oldest-due first until the funds run out; re-running a run id pays nothing twice."""
+    from shared.cli import publish
+
+    if funds < 0:
+        typer.echo("error: --funds must be >= 0", err=True)
+        raise typer.Exit(1)
+    run_id = run_id or f"RUN-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    command = PaymentRunRequested(
+        occurred_at=datetime.now(UTC),
+        correlation_id=uuid.uuid4(),
+        producer=f"claimsctl:{requested_by}"[:64],
+        payload=PaymentRunRequestedPayload(run_id=run_id, funds=funds, requested_by=requested_by),
+    )
+    publish(command)
+    typer.echo(json.dumps({"published": command.topic, "run_id": run_id}))
+    deadline = time.monotonic() + wait
+    while wait and time.monotonic() < deadline:
+        summary = _read(lambda conn: repo.run_summary(conn, run_id))
+        if summary is not None:
+            typer.echo(json.dumps(summary, default=str))
+            return
+        time.sleep(0.5)
+    if wait:
+        typer.echo(f"run {run_id} not applied yet: is the payments service running?", err=True)
+        raise typer.Exit(3)
+
+
+def _month_bounds(month: str) -> tuple[date, date]:
+    first = date.fromisoformat(f"{month}-01")
+    nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, nxt - timedelta(days=1)
+
+
+async def hospital_report(conn: db.Conn, kode_rs: str, month: str) -> dict[str, Any]:
+    """Reconciliation of one hospital for one month: opening + booked - paid = closing, and every line."""
+    first, last = _month_bounds(month)
+    lines = await repo.hospital_month(conn, kode_rs, first, last)
+    opening = await repo.outstanding_as_of(conn, kode_rs, first - timedelta(days=1))
+    closing = await repo.outstanding_as_of(conn, kode_rs, last)
+    booked = sum(r["amount"] for r in lines if first <= r["verified_on"] <= last)
+    paid = [r for r in lines if r["paid_on"] is not None and first <= r["paid_on"] <= last]
+    summary = {
+        "kode_rs": kode_rs,
+        "month": month,
+        "opening_outstanding": opening,
+        "verified_amount": booked,
+        "paid_amount": sum(r["amount"] for r in paid),
+        "penalty_paid": sum(r["penalty"] for r in paid),
+        "paid_late": sum(1 for r in paid if r["days_late"] > 0),
+        "closing_outstanding": closing,
+        "reconciles": opening + booked - sum(r["amount"] for r in paid) == closing,
+    }
+    return {"summary": summary, "lines": lines}
+
+
+@payments_app.command("report")
+def payments_report(
+    hospital: Annotated[str, typer.Option(help="Hospital code (kode PPK)")],
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "json",
+) -> None:
+    """Per-hospital reconciliation for a month: what was verified, paid, penalised and is still owed."""
+    try:
+        _month_bounds(month)
+    except ValueError as exc:
+        typer.echo(f"error: --month {month!r}: expected YYYY-MM", err=True)
+        raise typer.Exit(1) from exc
+    report = _read(lambda conn: hospital_report(conn, hospital, month))
+    if fmt == "json":
+        typer.echo(json.dumps(report, default=str, indent=2))
+        return
+    if fmt != "csv":
+        typer.echo("error: --format must be csv or json", err=True)
+        raise typer.Exit(1)
+    out = io.StringIO()
+    columns = ["claim_id", "nomor_sep", "verification_seq", "amount", "verified_on", "due_on", "paid_on",
+               "penalty", "total_paid", "days_late", "penalty_method", "run_id", "payment_id"]  # fmt: skip
+    writer = csv.DictWriter(out, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(report["lines"])
+    out.write("\n" + ",".join(f"{k}={v}" for k, v in report["summary"].items()) + "\n")
+    typer.echo(out.getvalue(), nl=False)
+
+
+def capitation_lines(rows: list[FktpRow]) -> list[CapitationLine]:
+    """Command lines from parsed rows (indicators as decimals)."""
+    out = []
+    for r in rows:
+        ind = r.indicators
+        out.append(
+            CapitationLine(
+                kode_faskes=r.kode_faskes, facility_type=r.facility_type, registered_members=r.registered_members,
+                doctors=r.doctors, has_dentist=r.has_dentist,
+                contact_rate_per_mille=float(ind.contact_rate_per_mille) if ind else None,
+                non_specialist_referral_pct=float(ind.non_specialist_referral_pct) if ind else None,
+                controlled_prolanis_pct=float(ind.controlled_prolanis_pct) if ind else None,
+            )
+        )  # fmt: skip
+    return out
+
+
+def merge_performance(members: str, performance: str | None) -> tuple[str, list[str]]:
+    """The members file with the performance file's KBK columns joined in by kode_faskes."""
+    perf_rows: dict[str, dict[str, str]] = {}
+    errors: list[str] = []
+    if performance:
+        for line, row in enumerate(csv.DictReader(io.StringIO(performance)), start=2):
+            kode = (row.get("kode_faskes") or "").strip().upper()
+            if not kode:
+                errors.append(f"performance line {line}: kode_faskes: required")
+            elif kode in perf_rows:
+                errors.append(f"performance line {line}: kode_faskes: duplicate {kode}")
+            perf_rows[kode] = row
+    reader = csv.DictReader(io.StringIO(members))
+    indicators = ["contact_rate_per_mille", "non_specialist_referral_pct", "controlled_prolanis_pct"]
+    fields = [f for f in (reader.fieldnames or []) if f not in indicators] + indicators
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fields, lineterminator="\n")
+    writer.writeheader()
+    for row in reader:
+        perf = perf_rows.get((row.get("kode_faskes") or "").strip().upper(), {})
+        writer.writerow({**{f: row.get(f, "") for f in fields}, **{k: perf.get(k, row.get(k, "")) for k in indicators}})
+    return out.getvalue(), errors
+
+
+@capitation_app.command("run")
+def capitation_run(
+    month: Annotated[str, typer.Option(help="YYYY-MM")],
+    members: Annotated[
+        Path, typer.Option(help="CSV: kode_faskes,facility_type,registered_members,doctors,has_dentist")
+    ],
+    performance: Annotated[Path | None, typer.Option(help="CSV: kode_faskes + the three KBK indicators")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Idempotency key (default CAP-<month>)")] = None,
+    requested_by: Annotated[str, typer.Option()] = "claimsctl",
+) -> None:
+    """Capitation for every FKTP in the files: all rows valid and paid, or nothing."""
+    from shared.cli import publish
+
+    merged, errors = merge_performance(members.read_text(), performance.read_text() if performance else None)
+    rows, row_errors = parse_members_csv(merged)
+    errors += [f"{members.name} {e}" for e in map(str, row_errors)]
+    for e in errors:
+        typer.echo(f"error: {e}", err=True)
+    if errors or not rows:
+        typer.echo(f"{len(errors)} problem(s): nothing paid", err=True)
+        raise typer.Exit(1)
+    command = CapitationRunRequested(
+        occurred_at=datetime.now(UTC),
+        correlation_id=uuid.uuid4(),
+        producer=f"claimsctl:{requested_by}"[:64],
+        payload=CapitationRunRequestedPayload(
+            run_id=run_id or f"CAP-{month}", month=month, lines=capitation_lines(rows), requested_by=requested_by
+        ),
+    )
+    publish(command)
+    table = Table("facilities", "run id", "month")
+    table.add_row(str(len(rows)), command.payload.run_id, month)
+    console.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Mount the payments commands under `claimsctl`."""
+    root.add_typer(payments_app, name="payments")
+    root.add_typer(capitation_app, name="capitation")
