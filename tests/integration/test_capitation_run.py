@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from deploy.local import Stack
-from shared import db
-from shared.events import CapitationPaid, CapitationRunRequested, CapitationRunRequestedPayload
 from services.payments.cli import capitation_lines, merge_performance
 from services.payments.domain.capitation import parse_members_csv
 from services.payments.service import SPEC
+from shared import db
+from shared.events import CapitationPaid, CapitationRunRequested, CapitationRunRequestedPayload
 from tests.support.kafka import eventually
 from tests.support.services import new_lane, running
 
