@@ -21,6 +21,7 @@ from shared.events import (
     ClaimPaid,
     ClaimVerified,
     ClaimVerifiedPayload,
+    PaymentDeadlineApproaching,
     PaymentOverdue,
     PaymentRunRequested,
     PaymentRunRequestedPayload,
@@ -210,6 +211,8 @@ async def test_overdue_notices_once_then_each_working_day_with_the_accrued_penal
         await lane.publish([claim])
         await eventually(lambda: _count(payments_db, "payables", 1))
         assert runtime.ctx is not None
+        for day in (date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12), date(2026, 3, 11)):
+            await check_deadlines(runtime.ctx, day, 3)  # 3 working days before 16 Mar: 11 Mar (12, 13, 16)
         for day in (date(2026, 3, 17), date(2026, 3, 17), date(2026, 3, 18), date(2026, 3, 25)):
             await check_deadlines(runtime.ctx, day, 3)
         await eventually(lambda: _outbox_drained(payments_db))  # every notice emitted is on the broker
@@ -218,6 +221,10 @@ async def test_overdue_notices_once_then_each_working_day_with_the_accrued_penal
     assert [e.payload.as_of for e in overdue] == [date(2026, 3, 17), date(2026, 3, 25)]
     for e in overdue:
         assert e.payload.accrued_penalty == late_penalty(AMOUNT, date(2026, 3, 16), e.payload.as_of, "daily_pro_rata")
+    warnings = [
+        e for e in await lane.events("payments.deadline-approaching") if isinstance(e, PaymentDeadlineApproaching)
+    ]
+    assert [(e.payload.as_of, e.payload.working_days_left) for e in warnings] == [(date(2026, 3, 11), 3)]
     assert add_working_days(date(2026, 2, 23), 15) == date(2026, 3, 16)
 
 
@@ -231,3 +238,23 @@ async def _paid_events(lane: Lane, n: int) -> bool:
 
 async def _outbox_drained(pool: asyncpg.Pool) -> bool:
     return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 0
+
+
+async def test_due_dates_across_the_2026_idul_fitri_weeks(
+    lane: Lane, clock: FixedClock, payments_db: asyncpg.Pool
+) -> None:
+    """Holidays and cuti bersama 18-24 Mar and Good Friday 3 Apr 2026 are skipped (DOMAIN.md, SKB 1497/2025)."""
+    cases = {
+        # 16,17 | 18 cuti, 19 Nyepi, 20 cuti, 21-22 Idul Fitri (weekend), 23-24 cuti | 25,26,27,30,31 Mar,
+        # 1,2 Apr | 3 Good Friday | 6,7,8,9,10,13 Apr: the 15th working day is 13 Apr
+        date(2026, 3, 13): date(2026, 4, 13),
+        # 25,26,27,30,31 Mar, 1,2,6,7,8,9,10,13,14,15 Apr
+        date(2026, 3, 17): date(2026, 4, 15),
+        # 26,27,30,31 Mar, 1,2,6,7,8,9,10,13,14,15,16 Apr
+        date(2026, 3, 25): date(2026, 4, 16),
+    }
+    async with running(lane.isolate(SPEC), lane.settings()):
+        await lane.publish([verified(i, day) for i, day in enumerate(cases)])
+        await eventually(lambda: _count(payments_db, "payables", len(cases)))
+    due = {r["verified_on"]: r["due_on"] for r in await rows(payments_db, "SELECT verified_on, due_on FROM payables")}
+    assert due == cases
