@@ -102,10 +102,28 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def settings_classes() -> list[type[BaseSettings]]:
+    """The shared settings groups, then each service's own (services/<name>/settings.py), in that order."""
+    import importlib
+    import inspect
+
+    found: list[type[BaseSettings]] = [BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings]
+    for name in ("grouper", "verifier", "payments", "notifier"):
+        try:
+            module = importlib.import_module(f"services.{name}.settings")
+        except ModuleNotFoundError:
+            continue
+        found += [
+            c for _, c in inspect.getmembers(module, inspect.isclass)
+            if issubclass(c, BaseSettings) and c.__module__ == module.__name__
+        ]  # fmt: skip
+    return found
+
+
 def env_table() -> list[tuple[str, str, str]]:
     """(environment variable, default, description) for every setting, for the README."""
     rows: list[tuple[str, str, str]] = []
-    for group in (BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings):
+    for group in settings_classes():
         prefix = str(group.model_config.get("env_prefix", ""))
         for name, info in group.model_fields.items():
             default = info.get_default(call_default_factory=True)

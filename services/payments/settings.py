@@ -20,7 +20,6 @@ class PaymentsSettings(BaseSettings):
     deadline_warning_working_days: int = Field(
         default=3, ge=1, description="Publish payments.deadline-approaching this many working days before due"
     )
-    monitor_interval_s: float = Field(default=60.0, gt=0, description="How often (real seconds) the monitor looks")
 
 
 @lru_cache(maxsize=1)

@@ -18,3 +18,9 @@ def test_readme_opens_with_the_two_commands() -> None:
     head = README[:2000]
     assert "make run" in head
     assert "make test" in head
+
+
+def test_readme_rule_tables_and_settings_match_the_code() -> None:
+    from shared.docs import render
+
+    assert render(README) == README, "README is stale: run `python -m shared.docs`"
