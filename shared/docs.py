@@ -56,8 +56,9 @@ SECTIONS: dict[str, Callable[[], str]] = {
 def render(text: str) -> str:
     """README text with every marked section replaced by its current rendering."""
     for name, make in SECTIONS.items():
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.S)
-        text = pattern.sub(lambda m, body=make(): m.group(1) + body + "\n" + m.group(2), text)  # type: ignore[misc]
+        start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
+        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+        text = pattern.sub(start + make().replace("\\", "\\\\") + "\n" + end, text)
     return text
 
 
