@@ -58,7 +58,8 @@ def render(text: str) -> str:
     for name, make in SECTIONS.items():
         start, end = f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
         pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-        text = pattern.sub(start + make().replace("\\", "\\\\") + "\n" + end, text)
+        body = start + make() + "\n" + end
+        text = pattern.sub(lambda _match, body=body: body, text)  # type: ignore[misc]
     return text
 
 
