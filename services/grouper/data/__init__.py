@@ -1,0 +1,1 @@
+"""The grouper's data tables (CSV/JSON); a package so they ship with the wheel."""

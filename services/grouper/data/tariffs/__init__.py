@@ -1,0 +1,1 @@
+"""Versioned tariff tables: one CSV and one JSON manifest per version."""
