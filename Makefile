@@ -6,12 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration migrate schemas bench bench-grouper clean stack
+.PHONY: run test lint unit integration migrate schemas bench bench-grouper clean stack deploy-check docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,local]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -37,6 +37,15 @@ unit: $(STAMP)
 ## Apply every service's migrations to DATABASE_URL (or the running local stack).
 migrate: $(STAMP)
 	$(BIN)/claimsctl migrate
+
+## Validate deploy/ with real tools (docker-compose v2, kustomize + Kubernetes 1.33 schemas, hadolint) and the code.
+deploy-check: $(STAMP)
+	$(BIN)/python -m deploy.check
+	$(BIN)/pytest -q tests/unit/deploy tests/integration/deploy/test_deploy_check.py
+
+## Re-render the README's rule, reason-code and settings tables from the code.
+docs: $(STAMP)
+	$(BIN)/python -m shared.docs
 
 ## Write one JSON Schema per event to docs/events/.
 schemas: $(STAMP)

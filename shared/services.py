@@ -15,7 +15,9 @@ def SERVICES() -> list[ServiceSpec]:
     for name in SERVICE_NAMES:
         try:
             module = importlib.import_module(f"services.{name}.service")
-        except ModuleNotFoundError:
+        except ModuleNotFoundError as exc:
+            if exc.name != f"services.{name}.service":
+                raise  # the service exists but a dependency is missing: say so, never skip it quietly
             continue
         found.append(module.SPEC)
     return found

@@ -6,11 +6,12 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local import create_topics
 from shared.events import Envelope, encode_event
+from shared.kafka_read import read_topic
 from shared.topics import TopicSpec, dlq_topic
 
 
@@ -38,28 +39,7 @@ async def produce(bootstrap: str, topic: str, items: Sequence[Envelope | tuple[b
 
 async def read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record currently on `topic`, read from the beginning without a group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        end = await consumer.end_offsets(parts)
-        out: list[ConsumerRecord[bytes, bytes]] = []
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end[tp] for tp in parts])
-
-        while await behind():
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                out.extend(records)
-        return out
-    finally:
-        await consumer.stop()
+    return await read_topic(bootstrap, topic)
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:

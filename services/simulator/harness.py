@@ -1,0 +1,91 @@
+"""Run a simulated month end to end: the four services in-process on one clock, the plan, the checks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from services.grouper.domain.tables import load_grouper_tables
+from services.simulator.driver import Simulation
+from services.simulator.expectations import Report, check
+from services.simulator.scenario import Plan
+from shared.calendar import get_calendar
+from shared.clock import FixedClock, set_clock
+from shared.runtime import ServiceRuntime, ServiceSpec
+from shared.services import SERVICES
+from shared.settings import Settings
+from shared.topics import dlq_topic
+
+
+@dataclass
+class Outcome:
+    report: Report
+    dead_letters: dict[str, int]
+    junk_sent: dict[str, int]
+
+
+def simulation_spec(spec: ServiceSpec) -> ServiceSpec:
+    """The spec without the payment scheduler: in a simulation, finance decides each run and its funds."""
+    return replace(spec, background=[b for b in spec.background if getattr(b, "__name__", "") != "scheduler"])
+
+
+@contextlib.asynccontextmanager
+async def services(settings: Settings, isolate: object = None) -> AsyncIterator[dict[str, ServiceRuntime]]:
+    """Every service, started in pipeline order and stopped in reverse."""
+    runtimes: dict[str, ServiceRuntime] = {}
+    try:
+        for spec in SERVICES():
+            spec = simulation_spec(spec)
+            if isolate is not None:
+                spec = isolate(spec)  # type: ignore[operator]
+            runtime = ServiceRuntime(spec, settings)
+            await runtime.start()
+            await runtime.broker.start()
+            runtimes[spec.name] = runtime
+        yield runtimes
+    finally:
+        for runtime in reversed(list(runtimes.values())):
+            with contextlib.suppress(Exception):
+                await runtime.broker.stop()
+                await runtime.stop()
+
+
+async def simulate(plan: Plan, settings: Settings, isolate: object = None, *, speed: float = 0.0) -> Outcome:
+    """Play `plan` on every service and check the result."""
+    clock = FixedClock(datetime.combine(plan.start, datetime.min.time(), UTC))
+    set_clock(clock)
+    try:
+        async with services(settings, isolate) as runtimes:
+            sim = Simulation(
+                plan, runtimes, clock, settings.broker.bootstrap_servers, settings.broker.topic_prefix, speed=speed
+            )
+            try:
+                await sim.run()
+                states = await _verifier_states(runtimes["verifier"])
+                letters = await _dead_letters(sim)
+                events = dict(sim.observer.by_claim)
+            finally:
+                await sim.close()
+    finally:
+        set_clock(None)
+    report = check(plan, events, states, load_grouper_tables(), get_calendar(), settings.policy.penalty_method)
+    return Outcome(report, letters, sim.junk_sent)
+
+
+async def _verifier_states(runtime: ServiceRuntime) -> dict[str, str]:
+    assert runtime.ctx is not None
+    rows = await runtime.ctx.pool.fetch("SELECT claim_id, state FROM claims")
+    return {r["claim_id"]: r["state"] for r in rows}
+
+
+async def _dead_letters(sim: Simulation) -> dict[str, int]:
+    """Records on every dead-letter topic (what the junk produced, and anything else that failed)."""
+    from shared.kafka_read import read_topic
+    from shared.topics import EVENT_TOPICS
+
+    counts = {
+        dlq_topic(t.name): len(await read_topic(sim.bootstrap, sim.prefix + dlq_topic(t.name))) for t in EVENT_TOPICS
+    }
+    return {k: v for k, v in counts.items() if v}
