@@ -125,7 +125,7 @@ class ServiceRuntime:
 
         @self.broker.subscriber(
             *(b.topic_prefix + t for t in consumes.accepted),
-            group_id=consumes.name,
+            group_id=b.topic_prefix + consumes.name,  # an isolated environment has its own groups
             batch=True,
             max_records=b.max_batch,
             batch_timeout_ms=b.batch_timeout_ms,

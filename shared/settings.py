@@ -19,7 +19,7 @@ class BrokerSettings(BaseSettings):
 
     bootstrap_servers: str = Field(default="", description="host:port list; empty: resolved by the local stack")
     topic_prefix: str = Field(
-        default="", description="Prefix on every topic name, to keep environments apart on one cluster"
+        default="", description="Prefix on every topic and consumer group, to keep environments apart on one cluster"
     )
     enable_idempotence: bool = Field(
         default=False, description="Idempotent producer (Apache Kafka yes; the local tansu broker does not support it)"

@@ -133,7 +133,7 @@ def hospital_code(h: int) -> str:
     return f"{3 + h // 90:02d}{1 + h % 90:02d}R{h % 1000:03d}"
 
 
-def _claim(rng: random.Random, kode_rs: str, card: str, sep: str, discharged: date, kind: Kind) -> ClaimData:
+def claim_for(rng: random.Random, kode_rs: str, card: str, sep: str, discharged: date, kind: Kind) -> ClaimData:
     """An appendectomy episode (K-1), adapted to the kind."""
     los = rng.randint(2, 6)
     diagnosa = ["K35.8"]
@@ -186,15 +186,15 @@ def plan_month(hospitals: int, claims: int, days: int, *, seed: int = 2026, star
         card = f"{1000000000000 + i:013d}"
         day = rng.randrange(days - 1) if kind != Kind.DUPLICATE_SEP else rng.randrange(days // 2, days - 1)
         sep = f"{kode_rs}{start:%m%y}V{i:06d}"
-        participants.append(_member(card, i, inactive=kind == Kind.INELIGIBLE))
+        participants.append(member_for(card, i, inactive=kind == Kind.INELIGIBLE))
         discharged = start + timedelta(days=day) - timedelta(days=rng.randint(1, 5))
-        claim = _claim(rng, kode_rs, card, sep, discharged, kind)
+        claim = claim_for(rng, kode_rs, card, sep, discharged, kind)
         duplicate_of = None
         if kind == Kind.DUPLICATE_SEP:
             original = first_clean.get(kode_rs)
             if original is None or original.day >= day:
                 kind = Kind.CLEAN  # no earlier verified claim of this hospital to copy
-                claim = _claim(rng, kode_rs, card, sep, discharged, kind)
+                claim = claim_for(rng, kode_rs, card, sep, discharged, kind)
             else:
                 duplicate_of = original.claim_id
                 claim = claim.model_copy(update={"nomor_sep": original.claim.nomor_sep})
@@ -207,7 +207,7 @@ def plan_month(hospitals: int, claims: int, days: int, *, seed: int = 2026, star
     return Plan(start, days, participants, planned, runs, junk=junk_messages())
 
 
-def _member(card: str, i: int, *, inactive: bool) -> ParticipantChangedPayload:
+def member_for(card: str, i: int, *, inactive: bool) -> ParticipantChangedPayload:
     return ParticipantChangedPayload(
         nomor_kartu=card, nik=f"3171{i:012d}", status="inactive" if inactive else "active",
         status_reason="tunggakan iuran" if inactive else None, kelas_hak=3,
