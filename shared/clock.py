@@ -150,7 +150,10 @@ def clock_from_settings(settings: ClockSettings, business_timezone: str = DEFAUL
         if settings.start is None:
             raise ValueError("CLOCK_MODE=fixed needs CLOCK_START (an ISO instant with offset)")
         return FixedClock(settings.start, business_timezone)
-    start = settings.start if settings.start is not None else datetime.now(UTC)
+    real_now = datetime.now(UTC)
+    start = settings.start if settings.start is not None else real_now
+    if settings.anchor is not None:  # processes started at different moments still read the same time
+        start = start + (real_now - _utc(settings.anchor)) * settings.speed
     return SimulatedClock(start, settings.speed, business_timezone)
 
 

@@ -45,6 +45,11 @@ class ClockSettings(BaseSettings):
     )
     start: datetime | None = Field(default=None, description="Fixed instant, or the simulated clock's start")
     speed: float = Field(default=1.0, gt=0, description="Simulated seconds per real second (86400: a day a second)")
+    anchor: datetime | None = Field(
+        default=None,
+        description="Real instant at which simulated time reads CLOCK_START; set it (same value) on every "
+        "process so they agree; empty: each process's own start",
+    )
 
 
 class PolicySettings(BaseSettings):

@@ -203,3 +203,16 @@ async def test_sleep_until_fixed_clock_waits_for_advance() -> None:
 async def test_sleep_until_refuses_naive_instants() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         await sleep_until(FixedClock(T0), datetime(2026, 3, 16))
+
+
+def test_an_anchor_makes_processes_started_apart_read_the_same_simulated_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.clock import clock_from_settings
+    from shared.settings import ClockSettings
+
+    start = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+    anchor = datetime.now(UTC) - timedelta(seconds=10)  # the first process started 10 s ago
+    clock = clock_from_settings(ClockSettings(mode="simulated", start=start, speed=1440, anchor=anchor))
+    # 10 real seconds at 1440x = 4 simulated hours past CLOCK_START, give or take this test's own runtime.
+    assert timedelta(hours=4) <= clock.now() - start < timedelta(hours=4, minutes=5)
