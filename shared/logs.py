@@ -26,20 +26,31 @@ def configure_logging(level: str = "INFO", fmt: str = "json", service: str | Non
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
-            ],
-            foreign_pre_chain=shared_processors,
-        )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        foreign_pre_chain=shared_processors,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Per-message framework logs would drown the business ones at thousands of events/s.
     for noisy in ("aiokafka", "faststream", "faststream.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The broker logs through "jkn.broker" (outside FastStream's own coloured "faststream" tree):
+    # partition assignments (rebalances) are worth an operator's INFO; per-batch lines are DEBUG.
+    logging.getLogger("jkn.broker").setLevel(root.level)
+
+
+def adopt_framework_loggers() -> None:
+    """uvicorn's loggers keep handlers of their own: route them through ours instead."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("uvicorn"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True

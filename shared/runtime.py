@@ -33,7 +33,7 @@ from shared import db, metrics
 from shared.clock import Clock, get_clock
 from shared.consumer import BatchProcessor, Handler
 from shared.events import Envelope
-from shared.logs import configure_logging
+from shared.logs import adopt_framework_loggers, configure_logging
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
 
@@ -111,6 +111,7 @@ class ServiceRuntime:
             self.bootstrap,
             graceful_timeout=self.settings.service.shutdown_timeout_s,
             log_level=logging.DEBUG,  # per-batch "Received/Processed" lines only when debugging
+            logger=logging.getLogger("jkn.broker"),  # through our JSON formatter, not FastStream's own
             middlewares=[KafkaPrometheusMiddleware(registry=metrics.registry, app_name=spec.name)],
         )
         self.ctx: ServiceContext | None = None
@@ -242,7 +243,9 @@ def build_app(spec: ServiceSpec, settings: Settings | None = None) -> AsgiFastSt
     app = AsgiFastStream(
         runtime.broker,
         asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", prometheus)],
+        logger=logging.getLogger("jkn.app"),
         on_startup=[runtime.start],
+        after_startup=[adopt_framework_loggers],  # the broker's loggers exist once it has started
         after_shutdown=[runtime.stop],
         asyncapi_path="/asyncapi",
     )
@@ -261,6 +264,7 @@ def serve(spec: ServiceSpec) -> None:
                 "host": settings.service.http_host,
                 "port": port,
                 "timeout_graceful_shutdown": int(settings.service.shutdown_timeout_s),
+                "log_config": None,  # uvicorn's records go through our JSON formatter
             }
         )
     )
