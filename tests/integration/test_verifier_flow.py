@@ -406,3 +406,35 @@ async def test_two_thousand_claims_with_a_second_instance_joining_midway(
     verified = [e for e in await lane.events("claims.verified") if isinstance(e, ClaimVerified)]
     assert len(verified) == 2000
     assert {e.claim_id for e in verified} == {c for c, _, _ in claims}
+
+
+async def test_one_sep_claimed_twice_at_once_is_verified_once_across_two_instances(
+    lane: Lane, clock: FixedClock, stack: Stack
+) -> None:
+    spec = lane.isolate(SPEC)
+    world = World(lane)
+    pairs = [world.ids() for _ in range(200)]
+    async with running(spec, lane.settings(max_batch=50)), running(spec, lane.settings(max_batch=50)):
+        pool = await db.create_pool(stack.database_url, spec.schema)
+        try:
+            await lane.publish([member(card) for _, card, _ in pairs])
+
+            async def members() -> bool:
+                return int(await pool.fetchval("SELECT count(*) FROM participants")) == len(pairs)
+
+            await eventually(members, within=60)
+            # Each SEP arrives twice under two claim ids (two hospitals' systems, two partitions), at once.
+            await lane.publish([grouped(c + suffix, card, sep) for c, card, sep in pairs for suffix in ("-a", "-b")])
+
+            async def decided() -> bool:
+                n = await pool.fetchval("SELECT count(*) FROM claims WHERE state IN ('verified', 'rejected')")
+                return int(n) == 2 * len(pairs)
+
+            await eventually(decided, within=120)
+            rows = await pool.fetch("SELECT nomor_sep, state FROM claims")
+        finally:
+            await pool.close()
+    by_sep: dict[str, list[str]] = {}
+    for r in rows:
+        by_sep.setdefault(r["nomor_sep"], []).append(r["state"])
+    assert all(sorted(states) == ["rejected", "verified"] for states in by_sep.values()), "a SEP verified twice"

@@ -39,6 +39,7 @@ from services.verifier.domain import (
 from shared.calendar import get_calendar
 from shared.clock import Clock
 from shared.consumer import Handler, PermanentError
+from shared.db import advisory_key
 from shared.envelopes import follow_up, originate
 from shared.events import (
     ClaimDeadlineReminder,
@@ -96,6 +97,9 @@ class Verifier:
 
     async def on_grouped(self, tx: Tx, event: ClaimGrouped) -> None:
         p = event.payload
+        # Two claims with one SEP may sit in different partitions (and instances): serialise them on the
+        # SEP so the second always sees the first's verification (duplicate SEP), never both verified.
+        await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"sep:{p.claim.nomor_sep}"))
         status = await repo.load_claim(tx.conn, event.claim_id) or ClaimStatus(event.claim_id)
         check = ClaimCheck(
             claim_id=event.claim_id,
