@@ -279,12 +279,14 @@ async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verifica
 
 
 async def test_a_dispute_after_the_window_is_rejected_with_the_reason(
-    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
 ) -> None:
     _, pool = verifier
     world = World(lane)
     claim_id, _, sep, verified = await _adjusted(lane, pool, world)
-    await lane.publish([dispute(claim_id, sep, date(2026, 11, 30), verified.payload.claimed_amount)])
+    clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # received the working day after dispute_by (27 Nov)
+    # Dated inside the window by the hospital: the window is judged on the day BPJS receives it.
+    await lane.publish([dispute(claim_id, sep, date(2026, 11, 20), verified.payload.claimed_amount)])
 
     async def refused() -> bool:
         return any(isinstance(e, ClaimRejected) for e in await world.events(claim_id))
@@ -292,6 +294,7 @@ async def test_a_dispute_after_the_window_is_rejected_with_the_reason(
     await eventually(refused)
     (rejection,) = [e for e in await world.events(claim_id) if isinstance(e, ClaimRejected)]
     assert rejection.payload.reasons[0].code == "V-DISPUTE-LATE"
+    assert rejection.payload.reasons[0].field == "disputed_on"
     assert await state(pool, claim_id) == "verified_adjusted"  # unchanged
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
-from zoneinfo import ZoneInfo
 
 import structlog
 from prometheus_client import Counter
@@ -39,11 +37,6 @@ def revision_reused(revision: int) -> Reason:
     return reason("G-REVISION-REUSED", "revision", value=revision)
 
 
-def submitted_on(event: ClaimSubmitted, zone: ZoneInfo, today: date) -> date:
-    """The business date of submission (never after today, whatever the sender's clock says)."""
-    return min(event.occurred_at.astimezone(zone).date(), today)
-
-
 class Grouper:
     """Groups and prices each submitted revision once."""
 
@@ -52,9 +45,9 @@ class Grouper:
         self.policy = policy
         self.settings = settings
         self.clock = clock
-        self.zone = ZoneInfo(policy.business_timezone)
 
     async def on_submitted(self, tx: Tx, event: ClaimSubmitted) -> None:
+        # submitted_on is the day BPJS received the claim: deadlines never run from a date the sender wrote.
         p = event.payload
         digest = hashlib.sha256(p.claim.model_dump_json().encode()).hexdigest()
         previous = await tx.conn.fetchval(
@@ -75,7 +68,7 @@ class Grouper:
         if isinstance(outcome, Grouped):
             r = outcome.result
             payload = ClaimGroupedPayload(
-                revision=p.revision, submitted_on=submitted_on(event, self.zone, self.clock.today()), claim=p.claim,
+                revision=p.revision, submitted_on=self.clock.today(), claim=p.claim,
                 grouping=r,
             )  # fmt: skip
             tx.emit(follow_up(ClaimGrouped, event, payload, producer=PRODUCER, clock=self.clock))

@@ -9,6 +9,7 @@ from services.verifier.domain.decision import Decision
 from services.verifier.domain.disputes import file_dispute, resolve_dispute
 from services.verifier.domain.policy import VerificationPolicy
 from services.verifier.domain.review import on_review
+from services.verifier.domain.rulebook import Outcome
 from services.verifier.domain.states import (
     ClaimStatus,
     Command,
@@ -64,7 +65,8 @@ def receive_grouped(
     reviewing = start_review(grouped.status, StartReview(decided_on))
     assert isinstance(reviewing, Transition)  # grouped and resubmitted always start review
     if decided_on > completeness_date(cal, cmd.submitted_on, policy):
-        return deem_complete(reviewing.status, cal, policy)
+        blocking = decision.reasons if decision.outcome == Outcome.REJECT else ()
+        return deem_complete(reviewing.status, cal, policy, blocking)
     decided = on_decision(reviewing.status, Decide(decision, decided_on), cal, policy)
     if not isinstance(decided, Transition):
         return decided

@@ -270,6 +270,20 @@ TRANSITION_RULES: tuple[RuleSpec, ...] = (
         "Dispute resolution amount is inconsistent with its outcome",
         "claim state machine",
     ),
+    RuleSpec(
+        "V-STATE-UNKNOWN-CLAIM",
+        None,
+        "Klaim tidak dikenal oleh verifikator (belum pernah dikelompokkan)",
+        "Claim is not known to the verifier (never grouped)",
+        "claim lifecycle",
+    ),
+    RuleSpec(
+        "V-DISPUTE-MISMATCH",
+        None,
+        "Sanggahan tidak sesuai klaim: kode RS atau nomor SEP berbeda dari klaim yang disanggah",
+        "Dispute does not match the claim: hospital code or SEP differs from the disputed claim's",
+        "claim lifecycle",
+    ),
 )
 
 RULES: tuple[RuleSpec, ...] = VERIFICATION_RULES + TRANSITION_RULES

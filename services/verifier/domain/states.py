@@ -162,9 +162,14 @@ class ResolveDispute:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The daily sweep at the end of business day `on`: deemed complete, pend expiry, reminders."""
+    """The daily sweep at the end of business day `on`: deemed complete, pend expiry, reminders.
+
+    `blocking`: reasons found at sweep time that make the claim not payable (a duplicate SEP
+    verified meanwhile); a claim deemed complete is rejected with them instead of verified.
+    """
 
     on: date
+    blocking: tuple[Reason, ...] = ()
 
 
 Command = Grouped | StartReview | Decide | ReviewVerdict | FileDispute | ResolveDispute | Sweep

@@ -27,7 +27,7 @@ def sweep(status: ClaimStatus, cmd: Sweep, cal: Calendar, policy: VerificationPo
     if status.state in UNDECIDED:
         assert status.submitted_on is not None
         if cmd.on >= completeness_date(cal, status.submitted_on, policy):
-            return deem_complete(status, cal, policy)
+            return deem_complete(status, cal, policy, cmd.blocking)
     elif status.state == ClaimState.PENDED and status.resubmit_by is not None:
         if cmd.on > status.resubmit_by:
             return expire_pending(status)

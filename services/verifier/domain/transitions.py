@@ -24,11 +24,29 @@ from services.verifier.domain.states import (
     Transition,
     VerifiedOut,
 )
+from shared.events import Reason
+
+# The event field each refusal is about, so a hospital's system can point at it.
+REFUSED_FIELD: dict[str, str] = {
+    "V-STATE-REVISION": "revision",
+    "V-STATE-RESUBMIT-NOT-PENDED": "revision",
+    "V-STATE-RESUBMIT-LATE": "submitted_on",
+    "V-STATE-DECISION-LATE": "decided_on",
+    "V-STATE-DECISION-INVALID": "outcome",
+    "V-DISPUTE-NOT-DISPUTABLE": "claim_id",
+    "V-DISPUTE-LATE": "disputed_on",
+    "V-DISPUTE-REPEATED": "claim_id",
+    "V-DISPUTE-NOT-OPEN": "claim_id",
+    "V-DISPUTE-AMOUNT": "amount",
+    "V-STATE-NOT-IN-REVIEW": "claim_id",
+    "V-STATE-NOT-GROUPED": "claim_id",
+}
 
 
 def illegal(status: ClaimStatus, command: object, code: str, detail: str = "") -> IllegalTransition:
-    """A refusal naming the rule; `detail` is language-neutral (dates, numbers, states)."""
-    return IllegalTransition(status.state, type(command).__name__, reason(code, detail=detail))
+    """A refusal naming the rule and the field; `detail` is language-neutral (dates, numbers, states)."""
+    why = reason(code, field=REFUSED_FIELD.get(code), detail=detail)
+    return IllegalTransition(status.state, type(command).__name__, why)
 
 
 def on_grouped(status: ClaimStatus, cmd: Grouped) -> Result:
@@ -157,10 +175,18 @@ def _verify(status: ClaimStatus, d: Decision, on: date, cal: Calendar, policy: V
     return Transition(verified, (out,))
 
 
-def deem_complete(status: ClaimStatus, cal: Calendar, policy: VerificationPolicy) -> Transition:
-    """No decision within the completeness window: verified in full on the window's last day."""
+def deem_complete(
+    status: ClaimStatus, cal: Calendar, policy: VerificationPolicy, blocking: tuple[Reason, ...] = ()
+) -> Transition:
+    """No decision within the completeness window: verified in full on the window's last day.
+
+    Completeness is all the window can settle: a claim that is not payable at all (`blocking`:
+    duplicate SEP, member not eligible, submitted after expiry) is rejected that day instead.
+    """
     assert status.state in UNDECIDED and status.submitted_on is not None
     on = completeness_date(cal, status.submitted_on, policy)
+    if blocking:
+        return _reject(status, Decision(Outcome.REJECT, blocking, (), 0), on, cal, policy)
     seq = status.next_verification_seq
     verified = replace(
         status,

@@ -15,6 +15,8 @@ from services.verifier.domain import (
     ClaimCheck,
     ClaimStatus,
     Command,
+    Decide,
+    Decision,
     DisputeResolvedOut,
     FileDispute,
     Grouped,
@@ -36,6 +38,9 @@ from services.verifier.domain import (
     receive_grouped,
     verify,
 )
+from services.verifier.domain.rulebook import Outcome
+from services.verifier.domain.rulebook import reason as rule_reason
+from services.verifier.domain.states import UNDECIDED
 from shared.calendar import get_calendar
 from shared.clock import Clock
 from shared.consumer import Handler, PermanentError
@@ -80,12 +85,7 @@ def verification_policy(p: PolicySettings) -> VerificationPolicy:
 
 def unknown_claim(claim_id: str) -> Reason:
     """The refusal for an event about a claim the verifier has never grouped."""
-    return Reason(
-        code="V-STATE-UNKNOWN-CLAIM",
-        field="claim_id",
-        message_id=f"Klaim {claim_id} tidak dikenal oleh verifikator",
-        message_en=f"Claim {claim_id} is not known to the verifier",
-    )
+    return rule_reason("V-STATE-UNKNOWN-CLAIM", field="claim_id", detail=claim_id)
 
 
 @dataclass(frozen=True)
@@ -121,10 +121,28 @@ class Verifier:
         await self._settle(tx, event, status, result, revision=p.revision, grouped=event)
 
     async def on_disputed(self, tx: Tx, event: ClaimDisputed) -> None:
-        await self._command(tx, event, FileDispute.from_payload(event.payload))
+        # The window is judged on the day BPJS received the dispute, not the date the hospital wrote on it.
+        p = event.payload
+        status = await repo.load_claim(tx.conn, event.claim_id)
+        if status is not None and (p.kode_rs, p.nomor_sep) != (status.kode_rs, status.nomor_sep):
+            field = "kode_rs" if p.kode_rs != status.kode_rs else "nomor_sep"
+            await self._record_in(tx, event)
+            await self._refuse(
+                tx, event, status, rule_reason("V-DISPUTE-MISMATCH", field=field), revision=status.revision
+            )
+            return
+        await self._command(tx, event, FileDispute(self.clock.today(), p.requested_amount))
 
     async def on_review(self, tx: Tx, event: ReviewDecisionRequested) -> None:
-        await self._command(tx, event, ReviewVerdict.from_payload(event.payload, self.clock.today()))
+        verdict = ReviewVerdict.from_payload(event.payload, self.clock.today())
+        status = await repo.load_claim(tx.conn, event.claim_id)
+        if status is not None and verdict.outcome in ("verify", "adjust"):
+            blocking = await duplicate_sep(tx, status)
+            if blocking:  # the SEP was verified in another claim meanwhile: not payable twice
+                decision = Decision(Outcome.REJECT, blocking, (), 0)
+                await self._command(tx, event, Decide(decision, self.clock.today()))
+                return
+        await self._command(tx, event, verdict)
 
     async def on_ruling(self, tx: Tx, event: DisputeResolutionRequested) -> None:
         await self._command(tx, event, ResolveDispute.from_payload(event.payload, self.clock.today()))
@@ -241,7 +259,8 @@ async def sweep_claim(
     status = await repo.load_claim(tx.conn, claim_id)
     if status is None:
         return None
-    result = apply(status, Sweep(on), get_calendar(), verifier.policy)
+    blocking = await duplicate_sep(tx, status) if status.state in UNDECIDED else ()
+    result = apply(status, Sweep(on, blocking), get_calendar(), verifier.policy)
     assert isinstance(result, Transition)  # a sweep is never refused
     if result.status == status and not result.outputs:
         return None
@@ -266,6 +285,15 @@ def payload_fields_json(out: Output) -> dict[str, Any]:
     cls = _PAYLOADS[type(out)][1]
     dumped: dict[str, Any] = cls.model_validate(payload_fields(out)).model_dump(mode="json")
     return dumped
+
+
+async def duplicate_sep(tx: Tx, status: ClaimStatus) -> tuple[Reason, ...]:
+    """Under the SEP's lock: the reason this claim may not be verified, if its SEP is verified elsewhere."""
+    await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"sep:{status.nomor_sep}"))
+    others = await repo.verified_with_same_sep(tx.conn, status.nomor_sep, status.claim_id)
+    if not others:
+        return ()
+    return (rule_reason("V-DUP-SEP", field="nomor_sep", detail=", ".join(sorted(others))),)
 
 
 def make_handler(policy: PolicySettings, clock: Clock) -> Handler:

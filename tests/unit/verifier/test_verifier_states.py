@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from pydantic import BaseModel
@@ -25,6 +25,7 @@ from services.verifier.domain import (
     Result,
     ReviewRequestedOut,
     StartReview,
+    Sweep,
     Transition,
     VerificationPolicy,
     VerifiedOut,
@@ -350,3 +351,33 @@ def test_outputs_build_their_contract_payloads() -> None:
             k: [x.model_dump() if isinstance(x, BaseModel) else x for x in v] if isinstance(v, list) else v
             for k, v in payload_fields(out).items()
         }
+
+
+def test_a_claim_not_payable_is_rejected_not_deemed_complete_when_processed_after_its_window(
+    reach: Reach, cal: Calendar, policy: VerificationPolicy
+) -> None:
+    # A duplicate SEP processed after an outage longer than the window must not become payable.
+    duplicate = decide([finding("V-DUP-SEP", field="nomor_sep")], CLAIMED)
+    late = MON_2_MAR + timedelta(days=30)
+    t = legal(receive_grouped(reach(ClaimState.RECEIVED), revision(0), duplicate, late, cal, policy))
+    assert t.status.state == ClaimState.REJECTED
+    (out,) = t.outputs
+    assert isinstance(out, RejectedOut)
+    assert [r.code for r in out.reasons] == ["V-DUP-SEP"]
+    assert out.rejected_on == MON_2_MAR + timedelta(days=10)  # the window's last day, as a deemed decision
+
+
+def test_sweep_rejects_instead_of_deeming_complete_when_the_sep_was_verified_elsewhere(
+    reach: Reach, cal: Calendar, policy: VerificationPolicy
+) -> None:
+    held = reach(ClaimState.IN_REVIEW)
+    why = reason("V-DUP-SEP", field="nomor_sep", detail="C-OTHER")
+    t = legal(apply(held, Sweep(MON_2_MAR + timedelta(days=10), (why,)), cal, policy))
+    assert t.status.state == ClaimState.REJECTED
+    assert t.status.verification_seq is None  # nothing payable was issued
+    assert [type(o) for o in t.outputs] == [RejectedOut]
+
+
+def test_refusals_name_the_field_they_are_about(reach: Reach, cal: Calendar, policy: VerificationPolicy) -> None:
+    late = refused(apply(reach(ClaimState.VERIFIED), revision(3), cal, policy), "V-STATE-RESUBMIT-NOT-PENDED")
+    assert late.reason.field == "revision"
