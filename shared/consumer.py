@@ -41,12 +41,22 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.OperatorInterventionError,
 )
+# PostgreSQL errors that a retry can cure, by SQLSTATE: connection (08), transaction rollback such as
+# serialization failure or deadlock (40), insufficient resources (53), operator intervention such as
+# a restart (57), lock not available (55P03), read-only or idle-in-transaction conditions (25006, 25P03).
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")
+TRANSIENT_SQLSTATES = frozenset({"55P03", "25006", "25P03"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying the same work later may succeed."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(exc, asyncpg.PostgresError) and isinstance(state, str) and (
+        state[:2] in TRANSIENT_SQLSTATE_CLASSES or state in TRANSIENT_SQLSTATES
+    )  # fmt: skip
 
 
 class Record(Protocol):
@@ -136,6 +146,11 @@ def decode(record: Record, accepted: Mapping[str, tuple[type[Envelope], ...]]) -
         event = parse_event(record.value)
     except ValidationError as exc:
         return DeadLetter(record, "schema", _describe(exc))
+    if record.key != event.key.encode():
+        # The key decides the partition, and so the order of one claim's events: a producer that keys
+        # by anything else would have its events applied out of order.
+        got = record.key.decode("utf-8", "backslashreplace") if record.key is not None else None
+        return DeadLetter(record, "wrong-key", f"key must be {event.key!r} ({type(event).__name__}.key), got {got!r}")
     allowed = accepted.get(record.topic, ())
     if not isinstance(event, allowed):
         names = ", ".join(t.__name__ for t in allowed) or "nothing"
@@ -198,7 +213,9 @@ class BatchProcessor:
                 return await self._apply(decoded, letters, isolate=isolate)
             except _IsolateEvents:
                 isolate = True
-            except TRANSIENT_ERRORS as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 attempt += 1
                 metrics.TRANSIENT_RETRIES.labels(self.consumer).inc()
                 if attempt >= self.retry_attempts:
@@ -239,18 +256,18 @@ class BatchProcessor:
             if not isolate:
                 try:
                     await self.handler(tx, ev)
-                except TRANSIENT_ERRORS:
-                    raise
                 except Exception as exc:
+                    if is_transient(exc):
+                        raise
                     raise _IsolateEvents from exc
                 return None
             mark = len(tx.pending)
             try:
                 async with tx.conn.transaction():  # a savepoint: undo only this event
                     await self.handler(tx, ev)
-            except TRANSIENT_ERRORS:
-                raise
             except Exception as exc:
+                if is_transient(exc):
+                    raise
                 del tx.pending[mark:]
                 code = exc.code if isinstance(exc, PermanentError) else "handler-error"
                 log.warning("event refused, sent to DLQ", error=code, reason=str(exc))

@@ -13,6 +13,7 @@ of order by two relays racing.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import Callable, Sequence
@@ -48,12 +49,17 @@ class OutboxRow:
 
 
 def _headers_json(headers: Sequence[Header]) -> str:
-    # Header values may be arbitrary bytes (DLQ keeps the original's); latin-1 round-trips every byte.
-    return json.dumps([[k, v.decode("latin-1")] for k, v in headers])
+    # Headers may hold any bytes (a dead letter keeps the original's, NUL included, which jsonb refuses
+    # in text): keys and values travel base64-encoded.
+    return json.dumps([[_b64(k.encode("utf-8", "surrogateescape")), _b64(v or b"")] for k, v in headers])
 
 
 def _headers_from_json(raw: str) -> list[Header]:
-    return [(k, v.encode("latin-1")) for k, v in json.loads(raw)]
+    return [(base64.b64decode(k).decode("utf-8", "surrogateescape"), base64.b64decode(v)) for k, v in json.loads(raw)]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def notify_channel(schema: str) -> str:

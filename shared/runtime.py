@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -118,6 +119,7 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.processors: dict[str, BatchProcessor] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._failures: dict[str, int] = {}
         for consumes in spec.consumes:
             self._subscribe(consumes)
 
@@ -134,6 +136,8 @@ class ServiceRuntime:
             session_timeout_ms=b.session_timeout_ms,
             heartbeat_interval_ms=max(b.session_timeout_ms // 4, 500),
             ack_policy=AckPolicy.MANUAL,
+            parser=tolerant_batch_parser,
+            decoder=raw_bodies,
         )
         async def on_batch(message: KafkaMessage) -> None:
             await self.handle_batch(consumes.name, message)
@@ -144,9 +148,14 @@ class ServiceRuntime:
         try:
             await self.processors[name].process(records)
         except Exception as exc:
-            log.error("batch not applied, will be redelivered", consumer=name, error=repr(exc))
+            # Not committed past: rewind and try again, backing off so a lasting failure does not spin.
+            failures = self._failures[name] = self._failures.get(name, 0) + 1
+            delay = min(0.5 * 2 ** (failures - 1), 30.0)
+            log.error("batch not applied, will be redelivered", consumer=name, error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
             await message.nack()
             return
+        self._failures[name] = 0
         try:
             await message.ack()
         except Exception as exc:  # e.g. a rebalance revoked the partitions: the inbox absorbs the redelivery
@@ -204,6 +213,33 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             checks["broker"] = bool(await self.broker.ping(timeout=2))
         return checks
+
+
+def _utf8_or_empty(value: bytes | None) -> bytes:
+    try:
+        (value or b"").decode()
+    except UnicodeDecodeError:
+        return b""
+    return value or b""
+
+
+async def tolerant_batch_parser(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream decodes every header as UTF-8 and fails the whole batch on one that is not.
+
+    Parse copies whose headers FastStream can read, then hand the kernel the original records,
+    so a dead letter keeps the exact bytes it arrived with.
+    """
+    readable = tuple(
+        dataclasses.replace(r, headers=[(k, _utf8_or_empty(v)) for k, v in (r.headers or ())]) for r in records
+    )
+    parsed = await original(readable)
+    parsed.raw_message = records
+    return parsed
+
+
+async def raw_bodies(message: Any) -> Any:
+    """The kernel reads the raw records itself; FastStream need not decode bodies or headers."""
+    return [r.value for r in message.raw_message]
 
 
 async def _forever(task: Callable[[ServiceContext], Awaitable[None]], ctx: ServiceContext) -> None:

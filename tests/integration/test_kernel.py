@@ -298,3 +298,29 @@ def test_sigterm_stops_the_service_gracefully(stack: Stack, schema: str, topic: 
     # uvicorn re-raises the captured SIGTERM once shutdown is complete, so the exit status is -15.
     assert proc.returncode in (0, -signal.SIGTERM)
     assert "service stopped" in rest, rest[-2000:]
+
+
+async def test_binary_headers_and_a_wrong_key_go_to_the_dlq_without_stopping_the_consumer(
+    stack: Stack, pool: asyncpg.Pool, schema: str, topic: str
+) -> None:
+    await make_topics(stack.bootstrap_servers, topic, partitions=1)
+    good, misrouted = submitted(), submitted()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        # Junk carrying a header with NUL and non-UTF-8 bytes (kept verbatim on the dead letter).
+        await producer.send_and_wait(topic, b"\x00junk", key=b"k", headers=[("trace\x00id", b"\x00\xff\xfe")])
+        # A valid event keyed by something other than its claim id: its ordering could not be kept.
+        await producer.send_and_wait(topic, encode_event(misrouted), key=b"not-the-claim-id")
+        await producer.send_and_wait(topic, encode_event(good), key=good.key.encode())
+    finally:
+        await producer.stop()
+    async with running(stack, schema, topic):
+        await eventually(lambda: count(pool, "SELECT count(*) FROM effects WHERE event_id = $1", good.event_id))
+        await eventually(lambda: _dlq_size(stack, topic, 2))
+    junk, wrong_key = await read_all(stack.bootstrap_servers, dlq_topic(topic))
+    assert dict(junk.headers)["trace\x00id"] == b"\x00\xff\xfe"
+    assert dict(junk.headers)["dlq.error"] == b"schema"
+    assert dict(wrong_key.headers)["dlq.error"] == b"wrong-key"
+    assert misrouted.key.encode() in dict(wrong_key.headers)["dlq.reason"]
+    assert await count(pool, "SELECT count(*) FROM effects WHERE event_id = $1", misrouted.event_id) == 0
