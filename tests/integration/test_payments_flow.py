@@ -177,9 +177,15 @@ async def test_replaying_every_input_and_rerunning_a_run_id_pays_nothing_twice_a
         copies = [c.model_copy(update={"event_id": uuid.uuid4()}) for c in claims]
         again = run_command("R-ONCE", 100 * AMOUNT)
         await lane.publish([*claims, *copies, first_run, again])
+        # The same keys with different content are refused by name, never silently ignored.
+        changed = claims[0].model_copy(
+            update={"event_id": uuid.uuid4(), "payload": claims[0].payload.model_copy(update={"approved_amount": 1})}
+        )
+        await lane.publish([changed, run_command("R-ONCE", 1)])
         marker = run_command("R-MARKER", 0)
         await lane.publish([marker])
         await eventually(lambda: run_applied(payments_db, "R-MARKER"))
+        await eventually(lambda: _dead_letters(lane, 2))
     assert await payments_db.fetchval("SELECT count(*) FROM payables") == 100
     assert await payments_db.fetchval("SELECT count(*) FROM payments") == 100
     paid = [e for e in await lane.events("claims.paid") if isinstance(e, ClaimPaid)]
@@ -198,6 +204,10 @@ async def test_replaying_every_input_and_rerunning_a_run_id_pays_nothing_twice_a
     assert sum(balances.values()) == 0
     assert balances["liability:payable:0301R001"] == 0  # owed and paid
     assert balances["asset:cash:bpjs"] == -100 * AMOUNT
+    (refused_verification,) = await lane.records("claims.verified.dlq")
+    assert dict(refused_verification.headers)["dlq.error"] == b"conflicting-approved_amount"
+    (refused_run,) = await lane.records("payments.commands.dlq")
+    assert dict(refused_run.headers)["dlq.error"] == b"conflicting-funds"
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await payments_db.execute("UPDATE ledger_entries SET amount = 0")
 
@@ -234,6 +244,11 @@ async def _count(pool: asyncpg.Pool, table: str, n: int) -> bool:
 
 async def _paid_events(lane: Lane, n: int) -> bool:
     return len(await lane.records("claims.paid")) >= n
+
+
+async def _dead_letters(lane: Lane, n: int) -> bool:
+    letters = await lane.records("claims.verified.dlq") + await lane.records("payments.commands.dlq")
+    return len(letters) >= n
 
 
 async def _outbox_drained(pool: asyncpg.Pool) -> bool:

@@ -64,6 +64,7 @@ async def add_payable(conn: Conn, p: NewPayable) -> int | None:
         p.deemed_complete, p.correlation_id, p.source_event_id,
     )  # fmt: skip
     if payable_id is None:
+        await _same_as_recorded(conn, p)
         return None
     await add_ledger_entry(
         conn, f"LE-{payable_id}-payable", "payable", CLAIMS_EXPENSE, hospital_liability(p.kode_rs), p.amount,
@@ -71,6 +72,27 @@ async def add_payable(conn: Conn, p: NewPayable) -> int | None:
         memo=f"verified claim {p.claim_id} seq {p.verification_seq}, due {p.due_on}",
     )  # fmt: skip
     return payable_id
+
+
+class ConflictingInput(ValueError):
+    """The same key arrived again with different content; `field` names what differs."""
+
+    def __init__(self, what: str, field: str, recorded: object, received: object) -> None:
+        super().__init__(f"{what}: {field} is {received!r}, but {recorded!r} was recorded under the same key")
+        self.field = field
+
+
+async def _same_as_recorded(conn: Conn, p: NewPayable) -> None:
+    """A redelivered verification is fine; one that changes the amount or dates is refused, not ignored."""
+    row = await conn.fetchrow(
+        "SELECT amount, verified_on, kode_rs FROM payables WHERE claim_id = $1 AND verification_seq = $2",
+        p.claim_id, p.verification_seq,
+    )  # fmt: skip
+    assert row is not None
+    for field, received in (("approved_amount", p.amount), ("verified_on", p.verified_on), ("kode_rs", p.kode_rs)):
+        recorded = row["amount" if field == "approved_amount" else field]
+        if recorded != received:
+            raise ConflictingInput(f"claim {p.claim_id} verification {p.verification_seq}", field, recorded, received)
 
 
 async def add_ledger_entry(
@@ -119,6 +141,10 @@ async def start_run(conn: Conn, run_id: str, funds: int, run_on: date, requested
            VALUES ($1, $2, $3, $4, 0, 0, $2) ON CONFLICT (run_id) DO NOTHING RETURNING true""",
         run_id, funds, run_on, requested_by,
     )  # fmt: skip
+    if not inserted:
+        recorded = await conn.fetchval("SELECT funds FROM payment_runs WHERE run_id = $1", run_id)
+        if recorded != funds:
+            raise ConflictingInput(f"payment run {run_id}", "funds", recorded, funds)
     return bool(inserted)
 
 

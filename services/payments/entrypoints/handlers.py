@@ -34,13 +34,14 @@ async def create_payable(tx: Tx, event: ClaimVerified, policy: PolicySettings) -
     """One payable per (claim, verification_seq), due `payment_days` after the file was complete."""
     p = event.payload
     due_on = get_calendar().add_days(p.verified_on, policy.payment_days, policy.payment_day_unit)
-    created = await repo.add_payable(
-        tx.conn,
-        repo.NewPayable(
-            event.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.approved_amount, p.verified_on, due_on,
-            p.deemed_complete, event.correlation_id, event.event_id,
-        ),
+    payable = repo.NewPayable(
+        event.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.approved_amount, p.verified_on, due_on,
+        p.deemed_complete, event.correlation_id, event.event_id,
     )  # fmt: skip
+    try:
+        created = await repo.add_payable(tx.conn, payable)
+    except repo.ConflictingInput as exc:
+        raise PermanentError(f"conflicting-{exc.field}", str(exc)) from exc
     if created is not None:
         metrics.PAYABLES_CREATED.inc()
 
@@ -51,7 +52,11 @@ async def run_payments(tx: Tx, command: PaymentRunRequested, policy: PolicySetti
     # Runs are serialised: a second run waits for the first to commit, then sees its payments.
     await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"{tx.schema}:payment-run"))
     paid_on = clock.today()
-    if not await repo.start_run(tx.conn, run.run_id, run.funds, paid_on, run.requested_by):
+    try:
+        started = await repo.start_run(tx.conn, run.run_id, run.funds, paid_on, run.requested_by)
+    except repo.ConflictingInput as exc:
+        raise PermanentError(f"conflicting-{exc.field}", str(exc)) from exc
+    if not started:
         log.info("payment run already applied", run_id=run.run_id)
         return
     payables = {p.id: p for p in await repo.open_payables(tx.conn, lock=True)}

@@ -12,6 +12,7 @@ from services.payments.domain.penalty import late_penalty
 from services.payments.settings import PaymentsSettings, get_payments_settings
 from shared.calendar import get_calendar
 from shared.clock import sleep_until
+from shared.db import advisory_key
 from shared.envelopes import originate
 from shared.events import (
     PaymentDeadlineApproaching,
@@ -35,6 +36,8 @@ async def check_deadlines(ctx: ServiceContext, today: date, warn_days: int) -> t
     approaching = overdue = 0
     outstanding = at_risk = overdue_count = accrued = 0
     async with ctx.pool.acquire() as conn, conn.transaction():
+        # Serialised with payment runs: a payable paid by a run is never reported overdue after its payment.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"{ctx.schema}:payment-run"))
         tx = Tx(conn, ctx.schema)
         payables = await repo.open_payables(conn)
         for p in payables:
@@ -52,7 +55,10 @@ async def check_deadlines(ctx: ServiceContext, today: date, warn_days: int) -> t
             left = cal.working_days_between(today, p.due_on)
             if left <= warn_days:
                 at_risk += 1
-                if await repo.claim_notice(conn, p.id, "approaching", today) and left == warn_days:
+                # Once per payable: the first check inside the window (a missed day still warns).
+                if not await repo.has_notice(conn, p.id, "approaching") and await repo.claim_notice(
+                    conn, p.id, "approaching", today
+                ):
                     tx.emit(_approaching(ctx, p, today, left))
                     approaching += 1
         await tx.flush()
