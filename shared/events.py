@@ -196,6 +196,11 @@ class ClaimRejectedPayload(Contract):
     kode_rs: str
     rejected_on: date
     reasons: list[Reason] = Field(min_length=1)
+    refusal: bool = Field(
+        default=False,
+        description="True: this refuses one event (a late dispute, a reused revision) and the claim keeps "
+        "its state; false: the claim itself is rejected (tidak layak)",
+    )
 
 
 class ClaimPendedPayload(Contract):

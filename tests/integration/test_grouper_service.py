@@ -65,6 +65,7 @@ async def test_a_thousand_claims_in_a_thousand_answers_out_in_order(stack: Stack
         r for r in rejected if isinstance(r, ClaimRejected) and r.payload.reasons[0].code == "G-REVISION-REUSED"
     ]
     assert refused.claim_id == claims[1] and refused.payload.reasons[0].field == "revision"
+    assert refused.payload.refusal is True
     rejected = [r for r in rejected if r is not refused]
     assert len(rejected) == 25
     for r in rejected:

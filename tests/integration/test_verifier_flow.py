@@ -295,6 +295,7 @@ async def test_a_dispute_after_the_window_is_rejected_with_the_reason(
     (rejection,) = [e for e in await world.events(claim_id) if isinstance(e, ClaimRejected)]
     assert rejection.payload.reasons[0].code == "V-DISPUTE-LATE"
     assert rejection.payload.reasons[0].field == "disputed_on"
+    assert rejection.payload.refusal is True  # the claim stays verified-adjusted and payable
     assert await state(pool, claim_id) == "verified_adjusted"  # unchanged
 
 
@@ -309,6 +310,7 @@ async def test_ineligible_participant_is_rejected(lane: Lane, verifier: tuple[Se
     (rejected,) = await world.events(claim_id)
     assert isinstance(rejected, ClaimRejected)
     assert "V-ELIG-INACTIVE" in [r.code for r in rejected.payload.reasons]
+    assert rejected.payload.refusal is False  # the claim itself is not payable
 
 
 async def test_duplicate_sep_is_rejected(lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]) -> None:

@@ -58,7 +58,7 @@ class Grouper:
             log.info("revision resent, already answered", revision=p.revision)
             return
         if previous is not None:
-            self._reject(tx, event, [revision_reused(p.revision)])
+            self._reject(tx, event, [revision_reused(p.revision)], refusal=True)  # the first answer stands
             return
         outcome = group_claim(
             p.claim, self.tables, sub_acute_from_day=self.policy.sub_acute_from_day,
@@ -79,11 +79,11 @@ class Grouper:
             codes = [x.code for x in outcome.reasons]
             await self._remember(tx, event, digest, "rejected", outcome.error_group, None, codes, None)
 
-    def _reject(self, tx: Tx, event: ClaimSubmitted, reasons: list[Reason]) -> None:
+    def _reject(self, tx: Tx, event: ClaimSubmitted, reasons: list[Reason], *, refusal: bool = False) -> None:
         p = event.payload
         payload = ClaimRejectedPayload(
             revision=p.revision, stage="grouper", nomor_sep=p.claim.nomor_sep, kode_rs=p.claim.kode_rs,
-            rejected_on=self.clock.today(), reasons=reasons,
+            rejected_on=self.clock.today(), reasons=reasons, refusal=refusal,
         )  # fmt: skip
         tx.emit(follow_up(ClaimRejected, event, payload, producer=PRODUCER, clock=self.clock))
         ANSWERS.labels("rejected").inc()

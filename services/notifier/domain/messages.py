@@ -45,6 +45,8 @@ def template_key(source: Source) -> str:
     """The template a source is told with (a verification with adjustments has its own)."""
     if isinstance(source, ClaimVerified) and is_adjusted(source.payload):
         return "ClaimVerified.adjusted"
+    if isinstance(source, ClaimRejected) and source.payload.refusal:
+        return "ClaimRejected.refusal"
     if isinstance(source, DeadLetterArrival):
         return "DeadLetterArrived"
     if isinstance(source, FailedDelivery):

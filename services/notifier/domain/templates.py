@@ -38,6 +38,22 @@ TEMPLATES: dict[str, dict[Language, Template]] = {
             "Resubmit the claim with the complete file by ${resubmit_by}." + _FOOTER_EN,
         ),
     },
+    "ClaimRejected.refusal": {
+        "id": (
+            "Permintaan untuk klaim ${nomor_sep} tidak dapat diproses",
+            "Kepada Yth. Rumah Sakit ${kode_rs},\n\n"
+            "Permintaan terakhir untuk klaim dengan SEP ${nomor_sep} tidak dapat diproses pada tahap ${stage} "
+            "pada ${rejected_on}. Status klaim itu sendiri tidak berubah.\n\n"
+            "Alasan:\n${reasons}" + _FOOTER_ID,
+        ),
+        "en": (
+            "Request about claim ${nomor_sep} refused",
+            "Dear hospital ${kode_rs},\n\n"
+            "Your latest request about the claim with SEP ${nomor_sep} was refused at the ${stage} stage "
+            "on ${rejected_on}. The claim itself keeps its state.\n\n"
+            "Reasons:\n${reasons}" + _FOOTER_EN,
+        ),
+    },
     "ClaimRejected": {
         "id": (
             "Klaim ${nomor_sep} ditolak",

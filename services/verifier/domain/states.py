@@ -215,6 +215,7 @@ class RejectedOut:
     rejected_on: date
     reasons: tuple[Reason, ...]
     stage: Literal["verifier"] = "verifier"
+    refusal: bool = False  # the claim itself is rejected (a refused event is answered by the adapter)
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,7 @@ class Verifier:
             kode_rs=before.kode_rs if before else _rs_of(event),
             rejected_on=self.clock.today(),
             reasons=[why],
+            refusal=before is not None,  # the claim keeps its state; only this event is refused
         )
         tx.emit(follow_up(ClaimRejected, event, payload, producer=PRODUCER, clock=self.clock))
         metrics.REFUSED.labels(why.code).inc()

@@ -56,6 +56,7 @@ def sources() -> dict[str, Source]:
     """One source per template."""
     found: dict[str, Source] = {event_type_name(cls): event(event_type_name(cls)) for cls in HANDLED_EVENTS}
     found["ClaimVerified.adjusted"] = adjusted()
+    found["ClaimRejected.refusal"] = event("ClaimRejected", stage="verifier", refusal=True)
     found["DeadLetterArrived"] = dead_letter()
     found["DeliveryFailed"] = failed()
     return found
