@@ -21,3 +21,9 @@ async def claim_new(conn: Conn, consumer: str, events: Sequence[tuple[uuid.UUID,
         [t for _, t in events],
     )
     return {r["event_id"] for r in rows}
+
+
+async def purge_older_than(conn: Conn, days: int) -> int:
+    """Forget applied event ids older than `days` (longer than any topic keeps a record to redeliver)."""
+    status: str = await conn.execute("DELETE FROM inbox WHERE received_at < now() - make_interval(days => $1)", days)
+    return int(status.split()[-1])

@@ -34,8 +34,9 @@ from shared import db, metrics
 from shared.clock import Clock, get_clock
 from shared.consumer import BatchProcessor, Handler
 from shared.events import Envelope
+from shared.inbox import purge_older_than
 from shared.logs import adopt_framework_loggers, configure_logging
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, purge_sent
 from shared.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -186,7 +187,7 @@ class ServiceRuntime:
             self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch, topic_prefix=s.broker.topic_prefix
         )
         self.relay.start()
-        for task in self.spec.background:
+        for task in (*self.spec.background, housekeeping):
             self._tasks.append(asyncio.create_task(_forever(task, self.ctx), name=f"{self.spec.name}-bg"))
         log.info("service started", service=self.spec.name, schema=self.spec.schema)
 
@@ -213,6 +214,21 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             checks["broker"] = bool(await self.broker.ping(timeout=2))
         return checks
+
+
+INBOX_KEEP_DAYS = 120  # longer than any topic's retention (shared/topics.py: 90 days at most)
+OUTBOX_KEEP_DAYS = 7  # published rows: the broker and the service's own tables keep the history
+
+
+async def housekeeping(ctx: ServiceContext) -> None:
+    """Every 6 real hours: drop published outbox rows and inbox ids no topic can redeliver any more."""
+    while True:
+        async with ctx.pool.acquire() as conn:
+            sent = await purge_sent(conn, OUTBOX_KEEP_DAYS)
+            seen = await purge_older_than(conn, INBOX_KEEP_DAYS)
+        if sent or seen:
+            log.info("housekeeping", outbox_rows_purged=sent, inbox_ids_purged=seen)
+        await asyncio.sleep(6 * 3600)
 
 
 def _utf8_or_empty(value: bytes | None) -> bytes:

@@ -324,3 +324,25 @@ async def test_binary_headers_and_a_wrong_key_go_to_the_dlq_without_stopping_the
     assert dict(wrong_key.headers)["dlq.error"] == b"wrong-key"
     assert misrouted.key.encode() in dict(wrong_key.headers)["dlq.reason"]
     assert await count(pool, "SELECT count(*) FROM effects WHERE event_id = $1", misrouted.event_id) == 0
+
+
+async def test_housekeeping_forgets_only_what_can_no_longer_matter(pool: asyncpg.Pool) -> None:
+    from shared.inbox import purge_older_than
+    from shared.outbox import purge_sent
+
+    await pool.execute(
+        """INSERT INTO outbox (topic, value, sent_at) VALUES
+           ('t', 'old-sent', now() - interval '8 days'), ('t', 'new-sent', now()), ('t', 'unsent', NULL)"""
+    )
+    old, new = uuid.uuid4(), uuid.uuid4()
+    await pool.execute(
+        "INSERT INTO inbox (consumer, event_id, topic, received_at) VALUES ('c', $1, 't', now() - interval '121 days'),"
+        " ('c', $2, 't', now())",
+        old,
+        new,
+    )
+    async with pool.acquire() as conn:
+        assert await purge_sent(conn, 7) == 1
+        assert await purge_older_than(conn, 120) == 1
+    assert {r["value"] for r in await pool.fetch("SELECT value FROM outbox")} == {b"new-sent", b"unsent"}
+    assert [r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox")] == [new]
