@@ -261,14 +261,14 @@ class BatchProcessor:
                         raise
                     raise _IsolateEvents from exc
                 return None
-            mark = len(tx.pending)
+            mark = tx.mark()
             try:
                 async with tx.conn.transaction():  # a savepoint: undo only this event
                     await self.handler(tx, ev)
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                del tx.pending[mark:]
+                tx.rollback_to(mark)
                 code = exc.code if isinstance(exc, PermanentError) else "handler-error"
                 log.warning("event refused, sent to DLQ", error=code, reason=str(exc))
                 return DeadLetter(rec, code, f"{type(exc).__name__}: {exc}")

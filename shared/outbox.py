@@ -16,7 +16,7 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,13 +84,22 @@ async def write_rows(conn: Conn, schema: str, rows: Sequence[OutboxRow]) -> None
     await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
 
 
+RowWriter = Callable[[Conn, list[tuple[Any, ...]]], Awaitable[None]]
+
+
 @dataclass
 class Tx:
-    """A unit of work: one database transaction and the events it will publish."""
+    """A unit of work: one database transaction, the events it will publish, and rows written in bulk.
+
+    `buffer` lets a handler queue rows (an audit trail, say) that are written with one statement per
+    batch at `flush` instead of one round trip per event.
+    """
 
     conn: Conn
     schema: str
     pending: list[OutboxRow] = field(default_factory=list)
+    buffered: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    writers: dict[str, RowWriter] = field(default_factory=dict)
 
     def emit(self, event: Envelope) -> None:
         """Publish `event` if, and only if, this transaction commits."""
@@ -100,10 +109,29 @@ class Tx:
         """Publish a raw row (dead letters keep the original bytes)."""
         self.pending.append(row)
 
+    def buffer(self, name: str, row: tuple[Any, ...], writer: RowWriter) -> None:
+        """Queue a row for `writer`, which gets every queued row of `name` at flush."""
+        self.buffered.setdefault(name, []).append(row)
+        self.writers[name] = writer
+
+    def mark(self) -> tuple[int, dict[str, int]]:
+        """Where the queues stand, to undo one event's part with `rollback_to`."""
+        return len(self.pending), {k: len(v) for k, v in self.buffered.items()}
+
+    def rollback_to(self, mark: tuple[int, dict[str, int]]) -> None:
+        """Forget what was queued after `mark` (its savepoint was rolled back)."""
+        del self.pending[mark[0] :]
+        for name, rows in self.buffered.items():
+            del rows[mark[1].get(name, 0) :]
+
     async def flush(self) -> None:
-        """Write what was emitted; call before commit."""
-        rows, self.pending = self.pending, []
-        await write_rows(self.conn, self.schema, rows)
+        """Write the queued rows and the outbox; call before commit."""
+        for name, rows in self.buffered.items():
+            if rows:
+                await self.writers[name](self.conn, rows)
+        self.buffered = {}
+        rows_out, self.pending = self.pending, []
+        await write_rows(self.conn, self.schema, rows_out)
 
 
 class OutboxRelay:

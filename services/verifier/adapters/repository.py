@@ -11,6 +11,7 @@ from services.verifier.adapters.codec import dump_status, load_status
 from services.verifier.domain import ClaimStatus, Episode, Participant
 from shared.db import Conn
 from shared.events import ClaimGroupedPayload, ParticipantChangedPayload
+from shared.outbox import Tx
 
 
 async def load_claim(conn: Conn, claim_id: str, *, lock: bool = True) -> ClaimStatus | None:
@@ -99,8 +100,8 @@ async def verified_with_same_sep(conn: Conn, nomor_sep: str, claim_id: str) -> l
     return [r["claim_id"] for r in rows]
 
 
-async def record(
-    conn: Conn,
+def record(
+    tx: Tx,
     claim_id: str,
     at: datetime,
     kind: str,
@@ -109,12 +110,19 @@ async def record(
     event_type: str | None = None,
     event_id: uuid.UUID | None = None,
 ) -> None:
-    """Append one line to the claim's history."""
+    """Append one line to the claim's history (written with the batch, in order, in its transaction)."""
+    tx.buffer("claim_history", (claim_id, at, kind, event_type, event_id, json.dumps(detail, default=str)), _history)
+
+
+async def _history(conn: Conn, rows: list[tuple[Any, ...]]) -> None:
     await conn.execute(
         """INSERT INTO claim_history (claim_id, at, kind, event_type, event_id, detail)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
-        claim_id, at, kind, event_type, event_id, json.dumps(detail, default=str),
-    )  # fmt: skip
+           SELECT c, a, k, t, e, d::jsonb
+           FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::text[])
+                WITH ORDINALITY AS u(c, a, k, t, e, d, n)
+           ORDER BY n""",
+        *[list(col) for col in zip(*rows, strict=True)],
+    )
 
 
 async def sweepable(conn: Conn) -> list[str]:

@@ -112,8 +112,8 @@ class Verifier:
         )
         decision = verify(check, self.policy)
         await self._record_in(tx, event)
-        await repo.record(
-            tx.conn, event.claim_id, self.clock.now(), "finding",
+        repo.record(
+            tx, event.claim_id, self.clock.now(), "finding",
             {"outcome": str(decision.outcome), "findings": [_finding(f) for f in decision.findings]},
         )  # fmt: skip
         today = self.clock.today()
@@ -190,7 +190,7 @@ class Verifier:
         assert event.claim_id is not None
         if isinstance(event, ReviewDecisionRequested | DisputeResolutionRequested):
             raise PermanentError(why.code, f"{why.message_en} ({why.code})")
-        await repo.record(tx.conn, event.claim_id, self.clock.now(), "refused", why.model_dump())
+        repo.record(tx, event.claim_id, self.clock.now(), "refused", why.model_dump())
         payload = ClaimRejectedPayload(
             revision=revision,
             stage="verifier",
@@ -208,26 +208,28 @@ class Verifier:
         assert cause.claim_id is not None
         if isinstance(out, ReviewRequestedOut):
             reasons = [r.model_dump() for r in out.reasons]
-            await repo.record(tx.conn, cause.claim_id, self.clock.now(), "review", {"reasons": reasons})
+            repo.record(tx, cause.claim_id, self.clock.now(), "review", {"reasons": reasons})
             return
         cls, payload_cls = _PAYLOADS[type(out)]
         event = follow_up(
             cls, cause, payload_cls.model_validate(payload_fields(out)), producer=PRODUCER, clock=self.clock
         )
         tx.emit(event)
-        await repo.record(
-            tx.conn, cause.claim_id, self.clock.now(), "out", payload_fields_json(out),
+        repo.record(
+            tx, cause.claim_id, self.clock.now(), "out", payload_fields_json(out),
             event_type=type(event).__name__, event_id=event.event_id,
         )  # fmt: skip
 
     async def _record_in(self, tx: Tx, event: Envelope) -> None:
         assert event.claim_id is not None
-        payload: Any = getattr(event, "payload", None)
-        detail = payload.model_dump(mode="json") if payload is not None else {}
+        detail: dict[str, Any]
         if isinstance(event, ClaimGrouped):  # the claim itself is on the broker; keep the grouping and revision
-            detail = {"revision": event.payload.revision, "grouping": detail["grouping"]}
-        await repo.record(
-            tx.conn, event.claim_id, self.clock.now(), "in", detail,
+            detail = {"revision": event.payload.revision, "grouping": event.payload.grouping.model_dump(mode="json")}
+        else:
+            payload: Any = getattr(event, "payload", None)
+            detail = payload.model_dump(mode="json") if payload is not None else {}
+        repo.record(
+            tx, event.claim_id, self.clock.now(), "in", detail,
             event_type=type(event).__name__, event_id=event.event_id,
         )  # fmt: skip
 
@@ -274,8 +276,8 @@ async def sweep_claim(
             clock=verifier.clock, claim_id=claim_id, correlation_id=corr,
         )  # fmt: skip
         tx.emit(event)
-        await repo.record(
-            tx.conn, claim_id, verifier.clock.now(), "out", payload_fields_json(out),
+        repo.record(
+            tx, claim_id, verifier.clock.now(), "out", payload_fields_json(out),
             event_type=type(event).__name__, event_id=event.event_id,
         )  # fmt: skip
     return result.status
