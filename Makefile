@@ -51,8 +51,14 @@ docs: $(STAMP)
 schemas: $(STAMP)
 	$(BIN)/python -m shared.schemas docs/events
 
+## End to end: N claims through all four services on a fresh local stack -> bench/results/e2e.{json,png}.
+bench: $(STAMP)
+	$(BIN)/python -m bench.e2e $(if $(CLAIMS),--claims $(CLAIMS))
+
+## Grouper: the pure engine on one core, then the running service through the broker.
 bench-grouper: $(STAMP)
 	$(BIN)/python bench/grouper_engine.py
+	$(BIN)/python -m bench.grouper_service
 
 ## The local stack alone (connection settings in .local/stack.env).
 stack: $(STAMP)

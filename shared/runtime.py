@@ -133,6 +133,7 @@ class ServiceRuntime:
             batch=True,
             max_records=b.max_batch,
             batch_timeout_ms=b.batch_timeout_ms,
+            fetch_max_wait_ms=b.fetch_max_wait_ms,
             auto_offset_reset="earliest",
             session_timeout_ms=b.session_timeout_ms,
             heartbeat_interval_ms=max(b.session_timeout_ms // 4, 500),

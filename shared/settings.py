@@ -27,6 +27,9 @@ class BrokerSettings(BaseSettings):
     session_timeout_ms: int = Field(default=10_000, description="Consumer session timeout")
     max_batch: int = Field(default=500, description="Most records handled in one database transaction")
     batch_timeout_ms: int = Field(default=50, description="Longest wait to fill a batch")
+    fetch_max_wait_ms: int = Field(
+        default=100, description="Longest a fetch waits for data (tansu holds every fetch this long: latency per hop)"
+    )
 
 
 class DatabaseSettings(BaseSettings):

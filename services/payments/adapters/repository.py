@@ -127,9 +127,8 @@ _PAYABLE_COLUMNS = """p.id, p.claim_id, p.verification_seq, p.nomor_sep, p.kode_
 async def open_payables(conn: Conn, *, lock: bool = False) -> list[PayableRow]:
     """Payables without a payment, oldest due first."""
     rows = await conn.fetch(
-        f"""SELECT {_PAYABLE_COLUMNS} FROM payables p
-            WHERE NOT EXISTS (SELECT 1 FROM payments x WHERE x.payable_id = p.id)
-            ORDER BY p.due_on, p.verified_on, p.id {"FOR UPDATE OF p" if lock else ""}"""
+        f"""SELECT {_PAYABLE_COLUMNS} FROM payables p WHERE p.payment_id IS NULL
+            ORDER BY p.due_on, p.verified_on, p.id {"FOR NO KEY UPDATE OF p" if lock else ""}"""
     )
     return [PayableRow(**dict(r)) for r in rows]
 
@@ -161,6 +160,7 @@ async def record_payment(
         payment_id, payable.id, run_id, paid_on, payable.amount, planned.penalty, planned.total,
         planned.days_late, method,
     )  # fmt: skip
+    await conn.execute("UPDATE payables SET payment_id = $2 WHERE id = $1", payable.id, payment_id)
     common: dict[str, Any] = {"claim_id": payable.claim_id, "kode_rs": payable.kode_rs, "payable_id": payable.id}
     entries = [
         await add_ledger_entry(
