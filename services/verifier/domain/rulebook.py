@@ -189,8 +189,8 @@ TRANSITION_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
         "V-STATE-REVISION",
         None,
-        "Nomor revisi bukan revisi berikutnya",
-        "Revision number is not the next one",
+        "Nomor revisi harus lebih besar dari revisi terakhir yang diterima",
+        "Revision number must be greater than the last revision received",
         "claim state machine",
     ),
     RuleSpec(

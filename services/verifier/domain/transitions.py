@@ -56,7 +56,8 @@ def on_grouped(status: ClaimStatus, cmd: Grouped) -> Result:
     if cmd.revision > 0:
         if status.state != ClaimState.PENDED:
             return illegal(status, cmd, "V-STATE-RESUBMIT-NOT-PENDED", str(status.state))
-        if cmd.revision != status.revision + 1:
+        # Greater, not necessarily the next: a revision the grouper rejected never reaches the verifier.
+        if cmd.revision <= status.revision:
             return illegal(status, cmd, "V-STATE-REVISION", f"{cmd.revision} after {status.revision}")
         if status.resubmit_by is not None and cmd.submitted_on > status.resubmit_by:
             detail = f"{cmd.submitted_on.isoformat()} > {status.resubmit_by.isoformat()}"

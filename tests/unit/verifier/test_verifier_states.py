@@ -134,8 +134,17 @@ def test_resubmitting_a_claim_that_is_not_pended_is_refused(
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_skipping_a_revision_is_refused(reach: Reach, cal: Calendar, policy: VerificationPolicy, n: int) -> None:
-    refused(apply(reach(ClaimState.PENDED), revision(n, date(2026, 3, 5)), cal, policy), "V-STATE-REVISION")
+def test_a_later_revision_is_accepted_when_the_grouper_rejected_the_ones_between(
+    reach: Reach, cal: Calendar, policy: VerificationPolicy, n: int
+) -> None:
+    # Revision 1 was refused by the grouper (it never reached the verifier); the hospital sends n.
+    t = legal(apply(reach(ClaimState.PENDED), revision(n, date(2026, 3, 5)), cal, policy))
+    assert t.status.state == ClaimState.RESUBMITTED and t.status.revision == n
+
+
+def test_a_revision_not_above_the_last_one_is_refused(reach: Reach, cal: Calendar, policy: VerificationPolicy) -> None:
+    pended = reach(ClaimState.PENDED)
+    refused(apply(pended, revision(pended.revision, date(2026, 3, 5)), cal, policy), "V-STATE-REVISION")
 
 
 def test_resubmission_after_the_deadline_is_refused(reach: Reach, cal: Calendar, policy: VerificationPolicy) -> None:
