@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 
+from shared.db import Conn
 from shared.events import ClaimData, ClaimSubmitted, ClaimSubmittedPayload, Envelope, encode_event, parse_event_obj
 from shared.settings import get_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(help="JKN claims backbone: submit, watch and operate.", no_args_is_help=True)
 
@@ -71,6 +75,23 @@ def submit(
         return
     publish(event)
     typer.echo(json.dumps({"published": event.topic, "event_id": str(event.event_id), "claim_id": event.claim_id}))
+
+
+def read_view(schema: str, query: Callable[[Conn], Awaitable[T]]) -> T:
+    """Run a read-only repository query on a service's own schema (the CLI never writes a service's tables)."""
+    from shared import db
+
+    _, dsn = endpoints()
+
+    async def run() -> T:
+        pool = await db.create_pool(dsn, schema, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await query(conn)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
 
 
 def publish(event: Envelope) -> None:

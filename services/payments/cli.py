@@ -6,7 +6,6 @@ read through the payments repository.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -40,19 +39,10 @@ T = TypeVar("T")
 
 
 def _read(query: Callable[[db.Conn], Awaitable[T]]) -> T:
-    from shared.cli import endpoints
+    """A read-only repository query on this service's schema."""
+    from shared.cli import read_view
 
-    _, dsn = endpoints()
-
-    async def run() -> T:
-        pool = await db.create_pool(dsn, SPEC.schema, max_size=1)
-        try:
-            async with pool.acquire() as conn:
-                return await query(conn)
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
+    return read_view(SPEC.schema, query)
 
 
 @payments_app.command("run")

@@ -6,7 +6,6 @@ deduplicates and audits them); lists and timelines are read through the verifier
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import uuid
@@ -41,20 +40,10 @@ T = TypeVar("T")
 
 
 def _read(query: Callable[[db.Conn], Awaitable[T]]) -> T:
-    """Run a read-only repository query on the verifier's schema."""
-    from shared.cli import endpoints
+    """A read-only repository query on this service's schema."""
+    from shared.cli import read_view
 
-    _, dsn = endpoints()
-
-    async def run() -> T:
-        pool = await db.create_pool(dsn, SPEC.schema, max_size=1)
-        try:
-            async with pool.acquire() as conn:
-                return await query(conn)
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
+    return read_view(SPEC.schema, query)
 
 
 def _state(claim_id: str) -> str | None:
