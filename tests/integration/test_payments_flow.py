@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from deploy.local import Stack
+from services.payments.cli import hospital_report
 from services.payments.domain.penalty import late_penalty
 from services.payments.entrypoints.monitor import check_deadlines
 from services.payments.service import SPEC
@@ -114,6 +115,17 @@ async def test_enough_funds_pay_everything_on_time(lane: Lane, clock: FixedClock
         assert e.payload.paid_on == RUN_DAY
         assert e.payload.paid_on <= e.payload.due_on
         assert e.payload.payment_run_id == "R-FULL"
+    # Finance's reconciliation for the hospital's March: nothing owed before, everything paid in March.
+    async with payments_db.acquire() as conn:
+        february = await hospital_report(conn, "0301R001", "2026-02")
+        march = await hospital_report(conn, "0301R001", "2026-03")
+    assert february["summary"]["verified_amount"] == 100 * AMOUNT
+    assert february["summary"]["closing_outstanding"] == 100 * AMOUNT
+    assert march["summary"]["opening_outstanding"] == 100 * AMOUNT
+    assert march["summary"]["paid_amount"] == 100 * AMOUNT
+    assert march["summary"]["closing_outstanding"] == 0
+    assert march["summary"]["reconciles"] and february["summary"]["reconciles"]
+    assert len(march["lines"]) == 100
     # Due dates come from the working-day calendar: 23 Feb 2026 + 15 working days.
     due = {r["claim_id"]: r["due_on"] for r in await rows(payments_db, "SELECT claim_id, due_on FROM payables")}
     assert due["PAY-TEST-0000"] == date(2026, 3, 16)  # 24,25,26,27 Feb, 2,3,4,5,6,9,10,11,12,13,16 Mar
