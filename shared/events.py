@@ -338,6 +338,16 @@ class PaymentRunRequestedPayload(Contract):
     requested_by: str = Field(min_length=1, max_length=200)
 
 
+class PaymentCorrectionRequestedPayload(Contract):
+    """A post-payment review (VEDIKA) finding: recover part of a paid claim (command to payments)."""
+
+    correction_id: str = Field(min_length=1, max_length=64, description="Idempotency key of the correction")
+    verification_seq: int = Field(ge=0, description="Which payment of the claim is corrected")
+    recover_amount: int = Field(gt=0, description="Rupiah the hospital owes back")
+    reason: str = Field(min_length=1, max_length=2000)
+    requested_by: str = Field(min_length=1, max_length=200)
+
+
 class CapitationLine(Contract):
     kode_faskes: str = Field(max_length=40)
     facility_type: Literal["puskesmas", "klinik_pratama", "dokter_praktik", "dokter_gigi"]
@@ -520,6 +530,13 @@ class PaymentRunRequested(Envelope):
         return self.payload.run_id
 
 
+class PaymentCorrectionRequested(Envelope):
+    topic = topics.PAYMENTS_COMMANDS
+    event_type: Literal["PaymentCorrectionRequested"] = "PaymentCorrectionRequested"
+    claim_id: ClaimId
+    payload: PaymentCorrectionRequestedPayload
+
+
 class CapitationRunRequested(Envelope):
     topic = topics.PAYMENTS_COMMANDS
     event_type: Literal["CapitationRunRequested"] = "CapitationRunRequested"
@@ -560,6 +577,7 @@ AnyEvent: TypeAlias = Annotated[
     | ReviewDecisionRequested
     | DisputeResolutionRequested
     | PaymentRunRequested
+    | PaymentCorrectionRequested
     | CapitationRunRequested
     | CapitationPaid,
     Field(discriminator="event_type"),
@@ -581,6 +599,7 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     ReviewDecisionRequested,
     DisputeResolutionRequested,
     PaymentRunRequested,
+    PaymentCorrectionRequested,
     CapitationRunRequested,
     CapitationPaid,
 )

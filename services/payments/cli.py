@@ -28,6 +28,8 @@ from shared.events import (
     CapitationLine,
     CapitationRunRequested,
     CapitationRunRequestedPayload,
+    PaymentCorrectionRequested,
+    PaymentCorrectionRequestedPayload,
     PaymentRunRequested,
     PaymentRunRequestedPayload,
 )
@@ -77,6 +79,33 @@ def payments_run(
     if wait:
         typer.echo(f"run {run_id} not applied yet: is the payments service running?", err=True)
         raise typer.Exit(3)
+
+
+@payments_app.command("correct")
+def payments_correct(
+    claim_id: str,
+    recover: Annotated[int, typer.Option(help="Rupiah the hospital owes back (post-payment review, VEDIKA)")],
+    reason: Annotated[str, typer.Option(help="The finding")],
+    correction_id: Annotated[str, typer.Option(help="Idempotency key, e.g. the VEDIKA case number")],
+    seq: Annotated[int, typer.Option(help="Which payment of the claim (0 main, 1.. supplementary)")] = 0,
+    requested_by: Annotated[str, typer.Option()] = "claimsctl",
+) -> None:
+    """Book a post-payment correction: a new ledger entry, never an edit of the payment."""
+    from shared.cli import publish
+
+    if recover <= 0:
+        typer.echo("error: --recover must be > 0 rupiah", err=True)
+        raise typer.Exit(1)
+    command = PaymentCorrectionRequested(
+        occurred_at=datetime.now(UTC), claim_id=claim_id, correlation_id=uuid.uuid4(),
+        producer=f"claimsctl:{requested_by}"[:64],
+        payload=PaymentCorrectionRequestedPayload(
+            correction_id=correction_id, verification_seq=seq, recover_amount=recover, reason=reason,
+            requested_by=requested_by,
+        ),
+    )  # fmt: skip
+    publish(command)
+    typer.echo(json.dumps({"published": command.topic, "correction_id": correction_id, "claim_id": claim_id}))
 
 
 def _month_bounds(month: str) -> tuple[date, date]:

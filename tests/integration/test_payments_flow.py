@@ -22,6 +22,8 @@ from shared.events import (
     ClaimPaid,
     ClaimVerified,
     ClaimVerifiedPayload,
+    PaymentCorrectionRequested,
+    PaymentCorrectionRequestedPayload,
     PaymentDeadlineApproaching,
     PaymentOverdue,
     PaymentRunRequested,
@@ -194,10 +196,20 @@ async def test_replaying_every_input_and_rerunning_a_run_id_pays_nothing_twice_a
             update={"event_id": uuid.uuid4(), "payload": claims[0].payload.model_copy(update={"approved_amount": 1})}
         )
         await lane.publish([changed, run_command("R-ONCE", 1)])
+        # A post-payment review (VEDIKA) recovers part of one claim: a new entry, sent twice, booked once.
+        correction = PaymentCorrectionRequested(
+            occurred_at=datetime.now(UTC), claim_id=claims[1].claim_id, correlation_id=uuid.uuid4(), producer="test",
+            payload=PaymentCorrectionRequestedPayload(
+                correction_id="VEDIKA-1", verification_seq=0, recover_amount=450_000, reason="LOS", requested_by="t"
+            ),
+        )  # fmt: skip
+        again_correction = correction.model_copy(update={"event_id": uuid.uuid4()})
+        await lane.publish([correction, again_correction])
         marker = run_command("R-MARKER", 0)
         await lane.publish([marker])
         await eventually(lambda: run_applied(payments_db, "R-MARKER"))
         await eventually(lambda: _dead_letters(lane, 2))
+        await eventually(lambda: _applied(payments_db, again_correction.event_id))  # both copies handled
     assert await payments_db.fetchval("SELECT count(*) FROM payables") == 100
     assert await payments_db.fetchval("SELECT count(*) FROM payments") == 100
     paid = [e for e in await lane.events("claims.paid") if isinstance(e, ClaimPaid)]
@@ -216,6 +228,9 @@ async def test_replaying_every_input_and_rerunning_a_run_id_pays_nothing_twice_a
     assert sum(balances.values()) == 0
     assert balances["liability:payable:0301R001"] == 0  # owed and paid
     assert balances["asset:cash:bpjs"] == -100 * AMOUNT
+    assert balances["asset:receivable:0301R001"] == 450_000  # the VEDIKA recovery, booked once
+    assert balances["expense:claims:fkrtl"] == 100 * AMOUNT - 450_000
+    assert await payments_db.fetchval("SELECT count(*) FROM payments") == 100  # the payment itself untouched
     (refused_verification,) = await lane.records("claims.verified.dlq")
     assert dict(refused_verification.headers)["dlq.error"] == b"conflicting-approved_amount"
     (refused_run,) = await lane.records("payments.commands.dlq")
@@ -256,6 +271,10 @@ async def _count(pool: asyncpg.Pool, table: str, n: int) -> bool:
 
 async def _paid_events(lane: Lane, n: int) -> bool:
     return len(await lane.records("claims.paid")) >= n
+
+
+async def _applied(pool: asyncpg.Pool, event_id: uuid.UUID) -> bool:
+    return bool(await pool.fetchval("SELECT true FROM inbox WHERE event_id = $1", event_id))
 
 
 async def _dead_letters(lane: Lane, n: int) -> bool:

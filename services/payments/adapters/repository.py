@@ -16,6 +16,11 @@ PENALTY_EXPENSE = "expense:late-penalty"
 CAPITATION_EXPENSE = "expense:capitation:fktp"
 
 
+def hospital_receivable(kode_rs: str) -> str:
+    """The account of what a hospital owes back after a post-payment correction."""
+    return f"asset:receivable:{kode_rs}"
+
+
 def hospital_liability(kode_rs: str) -> str:
     """The account of what BPJS owes one hospital."""
     return f"liability:payable:{kode_rs}"
@@ -241,3 +246,18 @@ async def outstanding_as_of(conn: Conn, kode_rs: str, as_of: date) -> int:
         kode_rs, as_of,
     )  # fmt: skip
     return int(value)
+
+
+async def paid_payable(conn: Conn, claim_id: str, verification_seq: int) -> PayableRow | None:
+    """The payable of a claim's verification, if it has been paid."""
+    row = await conn.fetchrow(
+        f"SELECT {_PAYABLE_COLUMNS} FROM payables p WHERE p.claim_id = $1 AND p.verification_seq = $2"
+        " AND p.payment_id IS NOT NULL",
+        claim_id, verification_seq,
+    )  # fmt: skip
+    return PayableRow(**dict(row)) if row else None
+
+
+async def ledger_entry_exists(conn: Conn, entry_id: str) -> bool:
+    """Whether an entry id was already booked (corrections are idempotent by their id)."""
+    return bool(await conn.fetchval("SELECT true FROM ledger_entries WHERE entry_id = $1", entry_id))

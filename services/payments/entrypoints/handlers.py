@@ -21,6 +21,7 @@ from shared.events import (
     ClaimPaidPayload,
     ClaimVerified,
     Envelope,
+    PaymentCorrectionRequested,
     PaymentRunRequested,
 )
 from shared.outbox import Tx
@@ -107,6 +108,29 @@ def paid_event(
     )  # fmt: skip
 
 
+async def correct_payment(tx: Tx, command: PaymentCorrectionRequested, clock: Clock) -> None:
+    """A VEDIKA finding on a paid claim: a new ledger entry (the hospital owes it back), never an edit."""
+    c = command.payload
+    assert command.claim_id is not None
+    entry_id = f"LE-CORR-{c.correction_id}"
+    if await repo.ledger_entry_exists(tx.conn, entry_id):
+        return  # this correction was booked before
+    payable = await repo.paid_payable(tx.conn, command.claim_id, c.verification_seq)
+    if payable is None:
+        raise PermanentError(
+            "correction-not-paid", f"claim_id {command.claim_id} seq {c.verification_seq}: no paid payable to correct"
+        )
+    if c.recover_amount > payable.amount:
+        raise PermanentError(
+            "correction-amount", f"recover_amount {c.recover_amount} exceeds the amount paid {payable.amount}"
+        )
+    await repo.add_ledger_entry(
+        tx.conn, entry_id, "adjustment", repo.hospital_receivable(payable.kode_rs), repo.CLAIMS_EXPENSE,
+        c.recover_amount, clock.today(), claim_id=payable.claim_id, kode_rs=payable.kode_rs,
+        payable_id=payable.id, memo=f"VEDIKA {c.correction_id} by {c.requested_by}: {c.reason}"[:500],
+    )  # fmt: skip
+
+
 def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
     """The payments consumer's handler: verified claims become payables, run commands pay them."""
 
@@ -115,6 +139,8 @@ def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
             await create_payable(tx, event, policy)
         elif isinstance(event, PaymentRunRequested):
             await run_payments(tx, event, policy, clock)
+        elif isinstance(event, PaymentCorrectionRequested):
+            await correct_payment(tx, event, clock)
         elif isinstance(event, CapitationRunRequested):
             await run_capitation(tx, event, clock)
         else:
