@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -61,16 +62,6 @@ async def correlation_of(conn: Conn, claim_id: str) -> uuid.UUID | None:
     return value
 
 
-async def participant_history(conn: Conn, nomor_kartu: str) -> list[Participant]:
-    """Every record of a card, oldest first (the domain picks the one in force per date)."""
-    rows = await conn.fetch(
-        """SELECT nomor_kartu, nik, status, kelas_hak, member_type, valid_from, valid_to, status_reason
-           FROM participants WHERE nomor_kartu = $1 ORDER BY valid_from, seq""",
-        nomor_kartu,
-    )
-    return [Participant(**dict(r)) for r in rows]
-
-
 async def add_participant(conn: Conn, event_id: uuid.UUID, p: ParticipantChangedPayload) -> None:
     """Project one membership change."""
     await conn.execute(
@@ -82,14 +73,39 @@ async def add_participant(conn: Conn, event_id: uuid.UUID, p: ParticipantChanged
     )  # fmt: skip
 
 
-async def earlier_episodes(conn: Conn, nomor_kartu: str, claim_id: str) -> list[Episode]:
-    """The participant's other grouped claims (for the readmission rule)."""
+@dataclass(frozen=True)
+class ClaimContext:
+    """What the rules need from outside the claim: the member's records, other episodes, same-SEP claims."""
+
+    participants: list[Participant]
+    episodes: list[Episode]
+    verified_same_sep: list[str]
+
+
+async def claim_context(conn: Conn, nomor_kartu: str, nomor_sep: str, claim_id: str) -> ClaimContext:
+    """The three look-ups of a grouped claim in one round trip (the verifier's hottest path)."""
     rows = await conn.fetch(
-        """SELECT claim_id, jenis_rawat, tgl_pulang, cmg FROM claims
-           WHERE nomor_kartu = $1 AND claim_id <> $2 AND cmg IS NOT NULL""",
-        nomor_kartu, claim_id,
+        """SELECT 1 AS kind, nomor_kartu AS a, nik AS b, status AS c, kelas_hak AS n, member_type AS d,
+                  valid_from AS d1, valid_to AS d2, status_reason AS e, seq AS o
+             FROM participants WHERE nomor_kartu = $1
+           UNION ALL
+           SELECT 2, claim_id, cmg, NULL, jenis_rawat, NULL, tgl_pulang, NULL, NULL, 0
+             FROM claims WHERE nomor_kartu = $1 AND claim_id <> $3 AND cmg IS NOT NULL
+           UNION ALL
+           SELECT 3, claim_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
+             FROM claims WHERE nomor_sep = $2 AND claim_id <> $3 AND has_verification
+           ORDER BY kind, d1, o""",
+        nomor_kartu, nomor_sep, claim_id,
     )  # fmt: skip
-    return [Episode(r["claim_id"], r["jenis_rawat"], r["tgl_pulang"], r["cmg"]) for r in rows]
+    ctx = ClaimContext([], [], [])
+    for r in rows:
+        if r["kind"] == 1:
+            ctx.participants.append(Participant(r["a"], r["b"], r["c"], r["n"], r["d"], r["d1"], r["d2"], r["e"]))
+        elif r["kind"] == 2:
+            ctx.episodes.append(Episode(r["a"], r["n"], r["d1"], r["b"]))
+        else:
+            ctx.verified_same_sep.append(r["a"])
+    return ctx
 
 
 async def verified_with_same_sep(conn: Conn, nomor_sep: str, claim_id: str) -> list[str]:

@@ -101,14 +101,15 @@ class Verifier:
         # SEP so the second always sees the first's verification (duplicate SEP), never both verified.
         await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"sep:{p.claim.nomor_sep}"))
         status = await repo.load_claim(tx.conn, event.claim_id) or ClaimStatus(event.claim_id)
+        context = await repo.claim_context(tx.conn, p.claim.nomor_kartu, p.claim.nomor_sep, event.claim_id)
         check = ClaimCheck(
             claim_id=event.claim_id,
             claim=p.claim,
             grouping=p.grouping,
             first_submitted_on=status.first_submitted_on or p.submitted_on,
-            participant_history=await repo.participant_history(tx.conn, p.claim.nomor_kartu),
-            earlier_episodes=await repo.earlier_episodes(tx.conn, p.claim.nomor_kartu, event.claim_id),
-            verified_with_same_sep=await repo.verified_with_same_sep(tx.conn, p.claim.nomor_sep, event.claim_id),
+            participant_history=context.participants,
+            earlier_episodes=context.episodes,
+            verified_with_same_sep=context.verified_same_sep,
         )
         decision = verify(check, self.policy)
         await self._record_in(tx, event)
