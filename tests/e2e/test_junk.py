@@ -81,7 +81,11 @@ async def _run(stack: Stack, pieces: list[bytes]) -> None:
         # Still consuming: a valid claim goes all the way through afterwards.
         claim = example("ClaimSubmitted")
         claim.update(event_id=str(uuid.uuid4()), claim_id=f"J-{lane.suffix}")
-        await produce(stack.bootstrap_servers, lane.prefix + "claims.submitted", [(b"J", json.dumps(claim).encode())])
+        await produce(
+            stack.bootstrap_servers,
+            lane.prefix + "claims.submitted",
+            [(claim["claim_id"].encode(), json.dumps(claim).encode())],
+        )
         deadline = asyncio.get_running_loop().time() + 60
         while not [r for r in await read_topic(stack.bootstrap_servers, lane.prefix + "claims.grouped")]:
             assert asyncio.get_running_loop().time() < deadline, "the grouper stopped consuming after junk"
