@@ -182,7 +182,7 @@ class Verifier:
             review_reasons=[r.model_dump() for r in review[0].reasons] if review else None,
         )
         for out in result.outputs:
-            await self.emit(tx, event, out)
+            self.emit(tx, out, event.claim_id, cause=event)
         metrics.STATES.labels(str(result.status.state)).inc()
 
     async def _refuse(self, tx: Tx, event: Envelope, before: ClaimStatus | None, why: Reason, *, revision: int) -> None:
@@ -204,20 +204,36 @@ class Verifier:
         tx.emit(follow_up(ClaimRejected, event, payload, producer=PRODUCER, clock=self.clock))
         metrics.REFUSED.labels(why.code).inc()
 
-    async def emit(self, tx: Tx, cause: Envelope, out: Output) -> None:
-        """One domain output as its contract event (or, for a hold, an audit line)."""
-        assert cause.claim_id is not None
+    def emit(
+        self,
+        tx: Tx,
+        out: Output,
+        claim_id: str,
+        *,
+        cause: Envelope | None = None,
+        correlation_id: uuid.UUID | None = None,
+    ) -> None:
+        """One domain output as its contract event (or, for a hold, an audit line), with its audit line.
+
+        With a `cause` the event follows it (same correlation, causation = its id); without one
+        (the daily sweep) it starts from the claim's own correlation id.
+        """
         if isinstance(out, ReviewRequestedOut):
             reasons = [r.model_dump() for r in out.reasons]
-            repo.record(tx, cause.claim_id, self.clock.now(), "review", {"reasons": reasons})
+            repo.record(tx, claim_id, self.clock.now(), "review", {"reasons": reasons})
             return
         cls, payload_cls = _PAYLOADS[type(out)]
-        event = follow_up(
-            cls, cause, payload_cls.model_validate(payload_fields(out)), producer=PRODUCER, clock=self.clock
+        payload = payload_cls.model_validate(payload_fields(out))
+        event = (
+            follow_up(cls, cause, payload, producer=PRODUCER, clock=self.clock)
+            if cause is not None
+            else originate(
+                cls, payload, producer=PRODUCER, clock=self.clock, claim_id=claim_id, correlation_id=correlation_id
+            )
         )
         tx.emit(event)
         repo.record(
-            tx, cause.claim_id, self.clock.now(), "out", payload_fields_json(out),
+            tx, claim_id, self.clock.now(), "out", payload.model_dump(mode="json"),
             event_type=type(event).__name__, event_id=event.event_id,
         )  # fmt: skip
 
@@ -271,24 +287,8 @@ async def sweep_claim(
     corr = correlation_id or uuid.uuid4()
     await repo.save_claim(tx.conn, result.status, correlation_id=corr)
     for out in result.outputs:
-        payload_cls = _PAYLOADS[type(out)]
-        event = originate(
-            payload_cls[0], payload_cls[1].model_validate(payload_fields(out)), producer=PRODUCER,
-            clock=verifier.clock, claim_id=claim_id, correlation_id=corr,
-        )  # fmt: skip
-        tx.emit(event)
-        repo.record(
-            tx, claim_id, verifier.clock.now(), "out", payload_fields_json(out),
-            event_type=type(event).__name__, event_id=event.event_id,
-        )  # fmt: skip
+        verifier.emit(tx, out, claim_id, correlation_id=corr)
     return result.status
-
-
-def payload_fields_json(out: Output) -> dict[str, Any]:
-    """An output's fields, JSON-ready, for the audit trail."""
-    cls = _PAYLOADS[type(out)][1]
-    dumped: dict[str, Any] = cls.model_validate(payload_fields(out)).model_dump(mode="json")
-    return dumped
 
 
 async def duplicate_sep(tx: Tx, status: ClaimStatus) -> tuple[Reason, ...]:
