@@ -244,7 +244,11 @@ def start_stack(*, topics: bool = True) -> Stack:
     else:
         stack = _start_embedded()
     if topics:
-        asyncio.run(create_topics(stack.bootstrap_servers))
+        try:
+            asyncio.run(create_topics(stack.bootstrap_servers))
+        except BaseException:
+            stack.stop()  # never leave a server running behind a failed start
+            raise
     return stack
 
 

@@ -142,6 +142,14 @@ class SimulatedClock(_ZonedClock):
         return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
 
 
+def next_local_time(after: datetime, zone: str | tzinfo, at: timedelta) -> datetime:
+    """The first instant strictly after `after` that is local midnight + `at` in `zone` (daily jobs)."""
+    tz = _zone(zone)
+    local = after.astimezone(tz)
+    candidate = datetime.combine(local.date(), datetime.min.time(), tz) + at
+    return candidate if candidate > local else candidate + timedelta(days=1)
+
+
 def clock_from_settings(settings: ClockSettings, business_timezone: str = DEFAULT_BUSINESS_TIMEZONE) -> Clock:
     """The clock the settings ask for; a simulated clock without start starts at the real now."""
     if settings.mode == "real":

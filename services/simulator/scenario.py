@@ -7,7 +7,7 @@ services; `expectations.py` checks what the services answered against it.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -223,13 +223,3 @@ def junk_messages() -> dict[str, list[bytes]]:
         "claims.disputed": [b"[]", b'{"event_type": "ClaimDisputed", "payload": {}}'],
         "participants.changed": [b"null"],
     }
-
-
-def adjusted_kinds() -> frozenset[Kind]:
-    """Kinds the verifier adjusts (severity III unsupported)."""
-    return frozenset({Kind.ADJUST_ACCEPTED, Kind.ADJUST_UPHELD, Kind.ADJUST_DENIED})
-
-
-def with_day(c: PlannedClaim, day: int) -> PlannedClaim:
-    """The same claim submitted another day (tests)."""
-    return replace(c, day=day)

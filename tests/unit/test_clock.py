@@ -216,3 +216,15 @@ def test_an_anchor_makes_processes_started_apart_read_the_same_simulated_time() 
     clock = clock_from_settings(ClockSettings(mode="simulated", start=start, speed=1440, anchor=anchor))
     # 10 real seconds at 1440x = 4 simulated hours past CLOCK_START, give or take this test's own runtime.
     assert timedelta(hours=4) <= clock.now() - start < timedelta(hours=4, minutes=5)
+
+
+def test_next_local_time_is_strictly_after_and_in_the_business_zone() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.clock import next_local_time
+
+    ten = timedelta(hours=10)
+    nine_wib = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 09:00 in Jakarta
+    assert next_local_time(nine_wib, "Asia/Jakarta", ten) == datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    ten_wib = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # exactly 10:00: the next one is tomorrow
+    assert next_local_time(ten_wib, "Asia/Jakarta", ten) == datetime(2026, 3, 3, 3, 0, tzinfo=UTC)

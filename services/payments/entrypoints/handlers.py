@@ -8,7 +8,7 @@ import structlog
 
 from services.payments import metrics
 from services.payments.adapters import repository as repo
-from services.payments.domain.payment_run import plan_run
+from services.payments.domain.payment_run import PlannedPayment, plan_run
 from services.payments.entrypoints.capitation import run_capitation
 from shared.calendar import get_calendar
 from shared.clock import Clock
@@ -67,7 +67,7 @@ async def run_payments(tx: Tx, command: PaymentRunRequested, policy: PolicySetti
         payment_id, entries = await repo.record_payment(
             tx.conn, run.run_id, payable, planned, paid_on, policy.penalty_method
         )
-        tx.emit(paid_event(command, payable, planned.penalty, payment_id, entries, paid_on, policy, clock))
+        tx.emit(paid_event(command, payable, planned, payment_id, entries, paid_on, policy, clock))
         metrics.record_payment(planned.total, planned.penalty, late=planned.days_late > 0)
     await repo.finish_run(tx.conn, run.run_id, len(plan.payments), plan.paid_total, plan.remaining)
     log.info(
@@ -79,7 +79,7 @@ async def run_payments(tx: Tx, command: PaymentRunRequested, policy: PolicySetti
 def paid_event(
     command: PaymentRunRequested,
     payable: repo.PayableRow,
-    penalty: int,
+    planned: PlannedPayment,
     payment_id: str,
     entries: list[str],
     paid_on: date,
@@ -92,11 +92,11 @@ def paid_event(
         kode_rs=payable.kode_rs,
         verification_seq=payable.verification_seq,
         approved_amount=payable.amount,
-        penalty=penalty,
-        total_paid=payable.amount + penalty,
+        penalty=planned.penalty,
+        total_paid=planned.total,
         due_on=payable.due_on,
         paid_on=paid_on,
-        days_late=max(0, (paid_on - payable.due_on).days),
+        days_late=planned.days_late,
         penalty_method=policy.penalty_method,
         payment_run_id=command.payload.run_id,
         payment_id=payment_id,

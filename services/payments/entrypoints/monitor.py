@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import structlog
 
@@ -11,7 +11,7 @@ from services.payments.adapters import repository as repo
 from services.payments.domain.penalty import late_penalty
 from services.payments.settings import PaymentsSettings, get_payments_settings
 from shared.calendar import get_calendar
-from shared.clock import sleep_until
+from shared.clock import next_local_time, sleep_until
 from shared.db import advisory_key
 from shared.envelopes import originate
 from shared.events import (
@@ -109,18 +109,6 @@ async def request_scheduled_run(ctx: ServiceContext, today: date, funds: int) ->
     return run_id
 
 
-def _next_instant(ctx: ServiceContext, after: datetime, at: timedelta) -> datetime:
-    """The next local business-day start + `at` strictly after `after` (UTC)."""
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo(ctx.settings.policy.business_timezone)
-    local = after.astimezone(zone)
-    candidate = datetime.combine(local.date(), datetime.min.time(), zone) + at
-    if candidate <= local:
-        candidate += timedelta(days=1)
-    return candidate
-
-
 async def monitor(ctx: ServiceContext) -> None:
     """Every business day just after midnight (and at start-up): notices and gauges."""
     settings: PaymentsSettings = get_payments_settings()
@@ -129,7 +117,9 @@ async def monitor(ctx: ServiceContext) -> None:
         approaching, overdue = await check_deadlines(ctx, today, settings.deadline_warning_working_days)
         if approaching or overdue:
             log.info("deadline notices", as_of=str(today), approaching=approaching, overdue=overdue)
-        await sleep_until(ctx.clock, _next_instant(ctx, ctx.clock.now(), timedelta(minutes=1)))
+        await sleep_until(
+            ctx.clock, next_local_time(ctx.clock.now(), ctx.settings.policy.business_timezone, timedelta(minutes=1))
+        )
 
 
 async def scheduler(ctx: ServiceContext) -> None:
@@ -139,7 +129,8 @@ async def scheduler(ctx: ServiceContext) -> None:
         return
     at = timedelta(hours=settings.schedule_time.hour, minutes=settings.schedule_time.minute)
     while True:
-        await sleep_until(ctx.clock, _next_instant(ctx, ctx.clock.now(), at))
+        zone = ctx.settings.policy.business_timezone
+        await sleep_until(ctx.clock, next_local_time(ctx.clock.now(), zone, at))
         today = ctx.clock.today()
         if get_calendar().is_working_day(today):
             run_id = await request_scheduled_run(ctx, today, settings.scheduled_funds)

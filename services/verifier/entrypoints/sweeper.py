@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import structlog
 
 from services.verifier import metrics
 from services.verifier.adapters import repository as repo
 from services.verifier.entrypoints.handlers import Verifier, sweep_claim, verification_policy
-from shared.clock import sleep_until
+from shared.clock import next_local_time, sleep_until
 from shared.outbox import Tx
 from shared.runtime import ServiceContext
 
@@ -40,12 +39,10 @@ async def sweep_day(ctx: ServiceContext, on: date) -> int:
 
 async def sweeper(ctx: ServiceContext) -> None:
     """At start-up and a few minutes after every local midnight, sweep the day that just ended."""
-    zone = ZoneInfo(ctx.settings.policy.business_timezone)
     while True:
         today = ctx.clock.today()
         moved = await sweep_day(ctx, today - timedelta(days=1))
         if moved:
             log.info("daily sweep", on=str(today - timedelta(days=1)), moved=moved)
-        local = ctx.clock.now().astimezone(zone)
-        next_run = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone) + timedelta(minutes=5)
-        await sleep_until(ctx.clock, next_run)
+        zone = ctx.settings.policy.business_timezone
+        await sleep_until(ctx.clock, next_local_time(ctx.clock.now(), zone, timedelta(minutes=5)))
