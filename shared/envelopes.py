@@ -27,6 +27,7 @@ def follow_up(
         "correlation_id": correlation_id or cause.correlation_id,
         "causation_id": cause.event_id,
         "producer": producer,
+        "received_at": cause.received_at,  # a follow-up is judged on when BPJS got the input that caused it
         "payload": payload,
     }
     if "claim_id" in cls.model_fields and cls.model_fields["claim_id"].annotation is not type(None):

@@ -399,13 +399,18 @@ class Envelope(Contract):
     correlation_id: uuid.UUID = Field(description="Same for every event of one claim's journey")
     causation_id: uuid.UUID | None = Field(default=None, description="event_id of the event that caused this one")
     producer: str = Field(min_length=1, max_length=64)
+    received_at: AwareDatetime | None = Field(
+        default=None,
+        description="When BPJS received the input this event stems from (broker append time, else the first "
+        "BPJS service's receipt), UTC; carried unchanged by follow-up events. Deadlines are judged on it.",
+    )
 
     topic: ClassVar[str]
 
-    @field_validator("occurred_at")
+    @field_validator("occurred_at", "received_at")
     @classmethod
-    def _utc(cls, v: datetime) -> datetime:
-        return v.astimezone(UTC)
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return None if v is None else v.astimezone(UTC)
 
     @property
     def key(self) -> str:
