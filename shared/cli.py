@@ -199,6 +199,10 @@ def _register_services() -> None:
 
 _register_services()
 
+from shared import cli_dlq  # noqa: E402  (imports this module's endpoints() lazily)
+
+cli_dlq.register(app)
+
 
 def main() -> None:
     """Console-script entry point."""
