@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local import create_topics
@@ -42,15 +42,45 @@ async def read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, byt
     return await read_topic(bootstrap, topic)
 
 
-async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    """What the group has committed."""
+async def committed_offsets(
+    bootstrap: str, group: str, partitions: Sequence[TopicPartition] | None = None
+) -> dict[TopicPartition, int]:
+    """What the group has committed (-1 where it has committed nothing).
+
+    Name the partitions: the local broker (tansu) closes the connection when asked for "all of them".
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        found = await admin.list_consumer_group_offsets(group)
+        found = await admin.list_consumer_group_offsets(group, partitions=list(partitions) if partitions else None)
         return {tp: meta.offset for tp, meta in found.items()}
     finally:
         await admin.close()
+
+
+async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """The offset after the last record of every partition of `topics`, right now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # the client only knows topics it was asked about
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        return dict(await consumer.end_offsets(parts)) if parts else {}
+    finally:
+        await consumer.stop()
+
+
+async def consumed_all(bootstrap: str, group: str, topics: Sequence[str]) -> bool:
+    """True once `group` has committed past every record now on `topics`.
+
+    A consumer commits only after its database transaction, so every record up to here, a
+    duplicate the inbox skipped included, has been handled: what a test may assert after it.
+    """
+    ends = {tp: end for tp, end in (await end_offsets(bootstrap, topics)).items() if end > 0}
+    if not ends:
+        return True
+    committed = await committed_offsets(bootstrap, group, list(ends))
+    return all(committed.get(tp, -1) >= end for tp, end in ends.items())
 
 
 async def eventually(check: object, within: float = 30.0, interval: float = 0.1) -> None:

@@ -14,7 +14,7 @@ from shared.events import Envelope, parse_event
 from shared.runtime import ServiceRuntime, ServiceSpec
 from shared.settings import BrokerSettings, DatabaseSettings, PolicySettings, ServiceSettings, Settings
 from shared.topics import all_topics
-from tests.support.kafka import produce, read_all
+from tests.support.kafka import consumed_all, produce, read_all
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,14 @@ class Lane:
     async def events(self, topic: str) -> list[Envelope]:
         """Every event on one of this lane's topics, decoded."""
         return [parse_event(r.value) for r in await self.records(topic)]
+
+    async def consumed(self, spec: ServiceSpec) -> bool:
+        """Whether every consumer group of `spec` (an isolated spec) committed past everything on its topics."""
+        for c in spec.consumes:
+            topics = [self.prefix + t for t in c.accepted]
+            if not await consumed_all(self.stack.bootstrap_servers, self.prefix + c.name, topics):
+                return False
+        return True
 
 
 async def new_lane(stack: Stack) -> Lane:
