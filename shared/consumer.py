@@ -10,9 +10,16 @@ For each batch of records:
 
 Transient failures (database or network) retry the whole batch with exponential
 backoff; when the budget is spent the batch is handed back un-acknowledged, so the
-offsets are never committed past it. A handler that fails for any other reason is a
-permanent failure of that one event: the batch is re-run with a savepoint per event,
-the failing event goes to `<topic>.dlq` with the error, and the rest are applied.
+offsets are never committed past it. Anything else that fails the batch (a handler's
+refusal, a row the database will not store, an output too large to publish) is a
+permanent failure of one event: the batch is re-run event by event, each event's
+inbox row, state, audit rows and outbox rows inside its own savepoint, and only the
+failing event goes to `<topic>.dlq`. A dead-lettered event is therefore never in the
+inbox: redriving its original bytes applies it once.
+
+A record larger than `max_record_bytes` is dead-lettered `too-large` without being
+parsed. A dead letter too large to publish keeps its original bytes in
+`dead_letter_bodies` and publishes a reference with a truncated preview.
 """
 
 from __future__ import annotations
@@ -20,16 +27,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
 import structlog
 from pydantic import ValidationError
 
-from shared import metrics
+from shared import metrics, topics
+from shared.clock import Clock, RealClock
+from shared.db import Conn
 from shared.events import Envelope, parse_event
 from shared.inbox import claim_new
-from shared.outbox import OutboxRow, Tx
+from shared.outbox import DEFAULT_MAX_OUTPUT_BYTES, OutboxRow, OutputTooLarge, Tx, headers_json
 from shared.topics import dlq_topic
 
 log = structlog.get_logger(__name__)
@@ -59,6 +69,15 @@ def is_transient(exc: BaseException) -> bool:
     )  # fmt: skip
 
 
+DEFAULT_MAX_RECORD_BYTES = 256 * 1024
+DLQ_PREVIEW_BYTES = 4096
+LOG_APPEND_TIME = 1  # aiokafka's timestamp_type when the broker stamped the record itself
+
+# Topics hospitals write: whatever `received_at` a hospital puts in its envelope is replaced by BPJS's own
+# receipt time, or a hospital could backdate a late resubmission or dispute.
+HOSPITAL_INPUT_TOPICS = frozenset({topics.CLAIMS_SUBMITTED, topics.CLAIMS_DISPUTED})
+
+
 class Record(Protocol):
     """What the kernel reads of a Kafka record (aiokafka's ConsumerRecord has these)."""
 
@@ -86,6 +105,8 @@ class RecordView:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
+    timestamp: int | None = None
+    timestamp_type: int = 0
 
 
 def unprefixed(record: Record, prefix: str) -> Record:
@@ -93,8 +114,27 @@ def unprefixed(record: Record, prefix: str) -> Record:
     if not prefix or not record.topic.startswith(prefix):
         return record
     return RecordView(
-        record.topic[len(prefix) :], record.partition, record.offset, record.key, record.value, record.headers
-    )
+        record.topic[len(prefix) :], record.partition, record.offset, record.key, record.value, record.headers,
+        getattr(record, "timestamp", None), getattr(record, "timestamp_type", 0),
+    )  # fmt: skip
+
+
+def receipt_time(record: Record, clock: Clock) -> datetime:
+    """When BPJS received `record`: the broker's append time where the topic has it, else now.
+
+    Broker time is real time, so it is only used on the real clock (a simulated clock runs days in minutes).
+    """
+    stamp = getattr(record, "timestamp", None)
+    if isinstance(clock, RealClock) and getattr(record, "timestamp_type", 0) == LOG_APPEND_TIME and stamp:
+        return datetime.fromtimestamp(stamp / 1000, UTC)
+    return clock.now()
+
+
+def stamp_receipt(event: Envelope, record: Record, clock: Clock) -> Envelope:
+    """The event with `received_at` set where the first BPJS service must set it."""
+    if event.received_at is not None and record.topic not in HOSPITAL_INPUT_TOPICS:
+        return event
+    return event.model_copy(update={"received_at": receipt_time(record, clock)})
 
 
 class PermanentError(Exception):
@@ -119,29 +159,66 @@ class BatchResult:
     dead_letters: int
 
 
-class _IsolateEvents(Exception):
-    """A handler failed permanently in batch mode: re-run with a savepoint per event."""
-
-
-def dead_letter_row(letter: DeadLetter, consumer: str) -> OutboxRow:
-    """The DLQ record: the original key, bytes and headers, plus headers naming the error."""
+def _dlq_headers(letter: DeadLetter, consumer: str) -> tuple[tuple[str, bytes], ...]:
     rec = letter.record
-    headers = (
-        *tuple(rec.headers or ()),
+    return (
         ("dlq.error", letter.error.encode()),
-        ("dlq.reason", letter.reason[:4000].encode()),
+        ("dlq.reason", letter.reason[:4000].encode("utf-8", "backslashreplace")),
         ("dlq.consumer", consumer.encode()),
         ("dlq.source.topic", rec.topic.encode()),
         ("dlq.source.partition", str(rec.partition).encode()),
         ("dlq.source.offset", str(rec.offset).encode()),
     )
+
+
+def dead_letter_row(letter: DeadLetter, consumer: str) -> OutboxRow:
+    """The DLQ record: the original key, bytes and headers, plus headers naming the error."""
+    rec = letter.record
+    headers = (*tuple(rec.headers or ()), *_dlq_headers(letter, consumer))
     return OutboxRow(dlq_topic(rec.topic), rec.key, rec.value or b"", headers)
 
 
-def decode(record: Record, accepted: Mapping[str, tuple[type[Envelope], ...]]) -> Envelope | DeadLetter:
+def dead_letter_reference_row(letter: DeadLetter, consumer: str, schema: str, body_id: int) -> OutboxRow:
+    """The DLQ record of a letter too large to publish: a reference to its bytes in PostgreSQL and a preview."""
+    rec = letter.record
+    value = rec.value or b""
+    key = rec.key if rec.key is None or len(rec.key) <= 1024 else rec.key[:256]
+    headers = (
+        *_dlq_headers(letter, consumer),
+        ("dlq.body-ref", str(body_id).encode()),
+        ("dlq.body-schema", schema.encode()),
+        ("dlq.body-bytes", str(len(value)).encode()),
+    )
+    return OutboxRow(dlq_topic(rec.topic), key, value[:DLQ_PREVIEW_BYTES], headers)
+
+
+async def keep_dead_letter_body(conn: Conn, letter: DeadLetter, consumer: str) -> int:
+    """Store the original record of a too-large dead letter; the id goes in its DLQ record."""
+    rec = letter.record
+    body_id: int = await conn.fetchval(
+        """INSERT INTO dead_letter_bodies (consumer, source_topic, source_partition, source_offset, key, body, headers)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id""",
+        consumer, rec.topic, rec.partition, rec.offset, rec.key, rec.value or b"",
+        headers_json(tuple(rec.headers or ())),
+    )  # fmt: skip
+    return body_id
+
+
+def decode(
+    record: Record,
+    accepted: Mapping[str, tuple[type[Envelope], ...]],
+    *,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> Envelope | DeadLetter:
     """Parse a record into an event of a type this topic carries, or say why not."""
-    if record.value is None:
+    if record.value is None or record.value == b"":
         return DeadLetter(record, "empty", "record has no value")
+    if len(record.value) > max_record_bytes:
+        # Not parsed at all: a hostile size must cost neither the parser's time nor its memory.
+        return DeadLetter(
+            record, "too-large",
+            f"(record): {len(record.value)} bytes exceeds the limit of {max_record_bytes} (KAFKA_MAX_RECORD_BYTES)",
+        )  # fmt: skip
     try:
         event = parse_event(record.value)
     except ValidationError as exc:
@@ -164,9 +241,14 @@ def _describe(exc: ValidationError) -> str:
     """Name every field and rule that failed, e.g. `payload.claim.tgl_masuk: Input should be a valid date`."""
     parts = []
     for err in exc.errors(include_url=False)[:20]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(document)"
+        # A hostile document can make a field name itself huge (an extra key of 300,000 characters).
+        loc = ".".join(_short(str(p)) for p in err["loc"]) or "(document)"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} chars)"
 
 
 class BatchProcessor:
@@ -184,6 +266,9 @@ class BatchProcessor:
         retry_base_delay_s: float = 0.2,
         topic_prefix: str = "",
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Clock | None = None,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     ) -> None:
         self.pool = pool
         self.schema = schema
@@ -194,6 +279,9 @@ class BatchProcessor:
         self.retry_base_delay_s = retry_base_delay_s
         self.topic_prefix = topic_prefix
         self._sleep = sleep
+        self.clock: Clock = clock or RealClock()
+        self.max_record_bytes = max_record_bytes
+        self.max_output_bytes = max_output_bytes
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; raises only when transient failures outlast the retry budget."""
@@ -201,21 +289,26 @@ class BatchProcessor:
         letters: list[DeadLetter] = []
         for raw in records:
             rec = unprefixed(raw, self.topic_prefix)
-            item = decode(rec, self.accepted)
+            item = decode(rec, self.accepted, max_record_bytes=self.max_record_bytes)
             if isinstance(item, DeadLetter):
                 letters.append(item)
             else:
-                decoded.append((rec, item))
+                decoded.append((rec, stamp_receipt(item, rec, self.clock)))
         isolate = False
         attempt = 0
         while True:
             try:
                 return await self._apply(decoded, letters, isolate=isolate)
-            except _IsolateEvents:
-                isolate = True
             except Exception as exc:
                 if not is_transient(exc):
-                    raise
+                    if isolate:
+                        raise  # even event by event: only the dead letters themselves can be failing
+                    # One event broke the batch (a refusal, a value PostgreSQL will not store, an output
+                    # too large): find it by re-running event by event, each in its own savepoint.
+                    log.warning("batch failed, re-running event by event", consumer=self.consumer, error=repr(exc))
+                    metrics.BATCHES_ISOLATED.labels(self.consumer).inc()
+                    isolate = True
+                    continue
                 attempt += 1
                 metrics.TRANSIENT_RETRIES.labels(self.consumer).inc()
                 if attempt >= self.retry_attempts:
@@ -228,63 +321,88 @@ class BatchProcessor:
     async def _apply(
         self, decoded: list[tuple[Record, Envelope]], letters: list[DeadLetter], *, isolate: bool
     ) -> BatchResult:
-        failed: list[DeadLetter] = []
-        applied = 0
         async with self.pool.acquire() as conn, conn.transaction():
-            tx = Tx(conn, self.schema)
-            new = await claim_new(conn, self.consumer, [(ev.event_id, rec.topic) for rec, ev in decoded])
-            seen: set[Any] = set()
-            for rec, ev in decoded:
-                if ev.event_id not in new or ev.event_id in seen:
-                    continue
-                seen.add(ev.event_id)
-                letter = await self._apply_one(tx, rec, ev, isolate=isolate)
-                if letter is None:
-                    applied += 1
-                else:
-                    failed.append(letter)
-            for letter in (*letters, *failed):
-                tx.emit_row(dead_letter_row(letter, self.consumer))
+            tx = Tx(conn, self.schema, self.max_output_bytes)
+            if isolate:
+                applied, duplicates, failed = await self._apply_each(tx, decoded)
+            else:
+                applied, duplicates, failed = await self._apply_all(tx, decoded)
             await tx.flush()
-        self._count(decoded, letters, failed, applied, duplicates=len(decoded) - len(seen))
-        return BatchResult(applied, len(decoded) - len(seen), len(letters) + len(failed))
+            for letter in (*letters, *failed):
+                tx.emit_row(await self._dead_letter(conn, letter))
+            await tx.flush()
+        self._count(letters, failed, applied, duplicates)
+        return BatchResult(len(applied), duplicates, len(letters) + len(failed))
 
-    async def _apply_one(self, tx: Tx, rec: Record, ev: Envelope, *, isolate: bool) -> DeadLetter | None:
-        with structlog.contextvars.bound_contextvars(
-            claim_id=ev.claim_id, correlation_id=str(ev.correlation_id), event_id=str(ev.event_id)
-        ):
-            if not isolate:
+    async def _apply_all(
+        self, tx: Tx, decoded: list[tuple[Record, Envelope]]
+    ) -> tuple[list[Record], int, list[DeadLetter]]:
+        """The fast path: one inbox insert and every handler in the batch's transaction; any failure aborts."""
+        new = await claim_new(tx.conn, self.consumer, [(ev.event_id, rec.topic) for rec, ev in decoded])
+        applied: list[Record] = []
+        seen: set[Any] = set()
+        for rec, ev in decoded:
+            if ev.event_id not in new or ev.event_id in seen:
+                continue
+            seen.add(ev.event_id)
+            with _event_context(ev):
+                await self.handler(tx, ev)
+            applied.append(rec)
+        return applied, len(decoded) - len(applied), []
+
+    async def _apply_each(
+        self, tx: Tx, decoded: list[tuple[Record, Envelope]]
+    ) -> tuple[list[Record], int, list[DeadLetter]]:
+        """Event by event: inbox row, handler and every row it writes inside the event's savepoint."""
+        applied: list[Record] = []
+        failed: list[DeadLetter] = []
+        duplicates = 0
+        for rec, ev in decoded:
+            mark = tx.mark()
+            with _event_context(ev):
                 try:
-                    await self.handler(tx, ev)
+                    async with tx.conn.transaction():  # a savepoint: undo only this event
+                        if not await claim_new(tx.conn, self.consumer, [(ev.event_id, rec.topic)]):
+                            duplicates += 1
+                            continue
+                        await self.handler(tx, ev)
+                        await tx.flush()  # the event's audit and outbox rows, inside its savepoint
                 except Exception as exc:
                     if is_transient(exc):
                         raise
-                    raise _IsolateEvents from exc
-                return None
-            mark = tx.mark()
-            try:
-                async with tx.conn.transaction():  # a savepoint: undo only this event
-                    await self.handler(tx, ev)
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                tx.rollback_to(mark)
-                code = exc.code if isinstance(exc, PermanentError) else "handler-error"
-                log.warning("event refused, sent to DLQ", error=code, reason=str(exc))
-                return DeadLetter(rec, code, f"{type(exc).__name__}: {exc}")
-            return None
+                    tx.rollback_to(mark)
+                    code = exc.code if isinstance(exc, PermanentError | OutputTooLarge) else "handler-error"
+                    log.warning("event refused, sent to DLQ", error=code, reason=str(exc)[:1000])
+                    failed.append(DeadLetter(rec, code, f"{type(exc).__name__}: {exc}"))
+                    continue
+            applied.append(rec)
+        return applied, duplicates, failed
+
+    async def _dead_letter(self, conn: Conn, letter: DeadLetter) -> OutboxRow:
+        row = dead_letter_row(letter, self.consumer)
+        if row.size <= self.max_output_bytes:
+            return row
+        body_id = await keep_dead_letter_body(conn, letter, self.consumer)
+        return dead_letter_reference_row(letter, self.consumer, self.schema, body_id)
 
     def _count(
-        self,
-        decoded: list[tuple[Record, Envelope]],
-        letters: list[DeadLetter],
-        failed: list[DeadLetter],
-        applied: int,
-        duplicates: int,
+        self, letters: list[DeadLetter], failed: list[DeadLetter], applied: list[Record], duplicates: int
     ) -> None:
         if duplicates:
             metrics.INBOX_DUPLICATES.labels(self.consumer).inc(duplicates)
         for letter in (*letters, *failed):
             metrics.DLQ_MESSAGES.labels(self.consumer, letter.record.topic, letter.error).inc()
         if applied:
-            metrics.EVENTS_APPLIED.labels(self.consumer, "all").inc(applied)
+            metrics.EVENTS_APPLIED.labels(self.consumer, "all").inc(len(applied))
+        redriven = sum(1 for rec in applied if any(k == REDRIVE_ID_HEADER for k, _ in rec.headers or ()))
+        if redriven:
+            metrics.DLQ_REDRIVEN_APPLIED.labels(self.consumer).inc(redriven)
+
+
+REDRIVE_ID_HEADER = "redrive.id"
+
+
+def _event_context(ev: Envelope) -> Any:
+    return structlog.contextvars.bound_contextvars(
+        claim_id=ev.claim_id, correlation_id=str(ev.correlation_id), event_id=str(ev.event_id)
+    )

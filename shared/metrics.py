@@ -12,3 +12,9 @@ INBOX_DUPLICATES = Counter("inbox_duplicates", "Events skipped because already a
 EVENTS_APPLIED = Counter("events_applied", "Events applied", ["consumer", "event_type"])
 DLQ_MESSAGES = Counter("dlq_messages", "Messages sent to a dead-letter topic", ["consumer", "topic", "error"])
 TRANSIENT_RETRIES = Counter("transient_retries", "Batches retried after a transient error", ["consumer"])
+DLQ_REDRIVEN_APPLIED = Counter(
+    "dlq_redriven_applied", "Redriven dead letters applied (records carrying redrive.id)", ["consumer"]
+)
+BATCHES_ISOLATED = Counter(
+    "batches_isolated", "Batches re-run event by event after a non-transient failure", ["consumer"]
+)

@@ -32,6 +32,23 @@ log = structlog.get_logger(__name__)
 
 Header = tuple[str, bytes]
 
+# aiokafka's default max_request_size is 1 MiB for a whole produce request: a row must stay below it with
+# room for the record's framing, or the broker refuses it and (before quarantine) the relay would spin on it.
+DEFAULT_MAX_OUTPUT_BYTES = 1_000_000
+
+
+class OutputTooLarge(Exception):
+    """An outgoing row that the broker would refuse; raised when it is written, not when it is sent."""
+
+    code = "output-too-large"
+
+    def __init__(self, topic: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"the {topic} record this event produces would be {size} bytes; the limit is {limit} "
+            "(KAFKA_MAX_OUTPUT_BYTES)"
+        )
+        self.size = size
+
 
 @dataclass(frozen=True)
 class OutboxRow:
@@ -41,11 +58,21 @@ class OutboxRow:
     headers: tuple[Header, ...] = ()
     event_id: str | None = None
 
+    @property
+    def size(self) -> int:
+        """Bytes the record takes on the wire, near enough: key, value and headers."""
+        return len(self.key or b"") + len(self.value) + sum(len(k) + len(v or b"") for k, v in self.headers)
+
     @classmethod
     def for_event(cls, event: Envelope) -> OutboxRow:
         """The row that publishes `event` on its topic, keyed by claim (or card) number."""
         headers = (("event_type", str(getattr(event, "event_type", "")).encode()),)
         return cls(event.topic, event.key.encode(), encode_event(event), headers, str(event.event_id))
+
+
+def headers_json(headers: Sequence[Header]) -> str:
+    """Headers as jsonb text (base64 names and values: any bytes survive)."""
+    return _headers_json(headers)
 
 
 def _headers_json(headers: Sequence[Header]) -> str:
@@ -97,16 +124,20 @@ class Tx:
 
     conn: Conn
     schema: str
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     pending: list[OutboxRow] = field(default_factory=list)
     buffered: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     writers: dict[str, RowWriter] = field(default_factory=dict)
 
     def emit(self, event: Envelope) -> None:
-        """Publish `event` if, and only if, this transaction commits."""
-        self.pending.append(OutboxRow.for_event(event))
+        """Publish `event` if, and only if, this transaction commits; refuse it now if it cannot fit."""
+        row = OutboxRow.for_event(event)
+        if row.size > self.max_output_bytes:
+            raise OutputTooLarge(row.topic, row.size, self.max_output_bytes)
+        self.pending.append(row)
 
     def emit_row(self, row: OutboxRow) -> None:
-        """Publish a raw row (dead letters keep the original bytes)."""
+        """Publish a raw row (dead letters keep the original bytes; the kernel sizes them itself)."""
         self.pending.append(row)
 
     def buffer(self, name: str, row: tuple[Any, ...], writer: RowWriter) -> None:

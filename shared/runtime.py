@@ -183,6 +183,9 @@ class ServiceRuntime:
                 retry_attempts=s.service.retry_attempts,
                 retry_base_delay_s=s.service.retry_base_delay_s,
                 topic_prefix=s.broker.topic_prefix,
+                clock=self.ctx.clock,
+                max_record_bytes=s.broker.max_record_bytes,
+                max_output_bytes=s.broker.max_output_bytes,
             )
         self.relay = OutboxRelay(
             self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch, topic_prefix=s.broker.topic_prefix

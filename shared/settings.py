@@ -30,6 +30,15 @@ class BrokerSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         default=100, description="Longest a fetch waits for data (tansu holds every fetch this long: latency per hop)"
     )
+    max_record_bytes: int = Field(
+        default=256 * 1024, description="A consumed record larger than this is dead-lettered `too-large` unparsed"
+    )
+    max_output_bytes: int = Field(
+        default=1_000_000,
+        description="An outgoing record larger than this is refused when written (the producer's limit is 1 MiB); "
+        "the event producing it is dead-lettered `output-too-large`",
+    )
+
 
 
 class DatabaseSettings(BaseSettings):

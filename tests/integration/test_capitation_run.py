@@ -83,12 +83,22 @@ async def test_capitation_over_1000_fktps_gives_the_hand_checked_totals_once(sta
 
             await eventually(paid, within=60)
             # The same run again, and another run for the same month: neither pays anyone twice.
-            await lane.publish([command("CAP-2026-03", lines), command("CAP-2026-03-again", lines[:10])])
+            again = command("CAP-2026-03", lines)
+            await lane.publish([again, command("CAP-2026-03-again", lines[:10])])
 
             async def refused() -> bool:
                 return len(await lane.records("payments.commands.dlq")) == 1
 
+            async def handled_again() -> bool:
+                return bool(await pool.fetchval("SELECT true FROM inbox WHERE event_id = $1", again.event_id))
+
+            async def published() -> bool:
+                return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")) == 0
+
             await eventually(refused)
+            await eventually(handled_again)  # the repeated run id was consumed, not just still on the topic
+            await eventually(lambda: lane.consumed(spec))
+            await eventually(published)  # anything it wrote would now be on capitation.paid
             entries = int(await pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'capitation'"))
             total = int(await pool.fetchval("SELECT sum(amount) FROM capitation_payments"))
         finally:
