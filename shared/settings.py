@@ -40,7 +40,6 @@ class BrokerSettings(BaseSettings):
     )
 
 
-
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
