@@ -7,23 +7,148 @@ The contract checks *shape* (types, required fields, value sets that are part of
 protocol). Business validity of a claim (SEP format, code sets, care class range,
 amounts) is the grouper's job, so a hospital gets a `claims.rejected` naming every
 problem instead of a silent trip to a dead-letter topic.
+
+Bounds (shape, not business; each refusal names the field and the rule):
+- every string has a maximum length and refuses C0 control characters (U+0000-U+001F) and
+  DEL; free text (notes, reasons, messages, descriptions) may keep tab, newline and carriage
+  return. A NUL cannot reach PostgreSQL (it cannot store one) and no field can grow a record
+  past the broker's limit;
+- ICD-10 diagnoses and ICD-9-CM procedures must look like codes (dotted or undotted, as the
+  grouper accepts them); whether a code exists is still the grouper's reason to give;
+- every list has a maximum length; every integer fits a PostgreSQL `integer` and every rupiah
+  amount is at most 10^15 (exact in a JSON double, fits `bigint`); floats are finite.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from shared import topics
 
 SCHEMA_VERSION = 1
 
+# ----------------------------------------------------------------------------- bounded types
+
+# Codes and names refuse every C0 control character and DEL; free text keeps tab, LF and CR.
+CONTROL_CHARACTER: Final = re.compile(r"[\x00-\x1f\x7f]")
+FREE_TEXT_CONTROL_CHARACTER: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same rules for JSON Schema readers (ECMA-262 regex syntax).
+CODE_SCHEMA_PATTERN: Final = r"^[^\u0000-\u001f\u007f]*$"
+FREE_TEXT_SCHEMA_PATTERN: Final = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+# ICD-10 (WHO, as E-Klaim carries it): letter, two digits, then optionally a dot and one or two
+# characters: A90, K35.9, S72.00. The grouper also accepts the undotted spelling (K359).
+ICD10_PATTERN: Final = re.compile(r"[A-Za-z][0-9]{2}(?:\.?[0-9A-Za-z]{1,2})?")
+# ICD-9-CM procedures: two digits, then optionally a dot and one or two digits: 36.06, 99.04, 4709.
+ICD9CM_PATTERN: Final = re.compile(r"[0-9]{2}(?:\.?[0-9]{1,2})?")
+ICD_MAX_LENGTH: Final = 8  # the longest spelling is 6 ("S72.00"); a little slack, never a novel
+MAX_RUPIAH: Final = 10**15  # several times JKN's yearly spending; exact in a JSON double (< 2^53)
+MAX_BILL_COMPONENT: Final = 10**13  # 18 of them still sum below MAX_RUPIAH
+INT32_MAX: Final = 2**31 - 1  # PostgreSQL `integer`
+
+
+def _refuse(pattern: re.Pattern[str], rule: str) -> AfterValidator:
+    """A validator refusing the first character `pattern` finds, naming it, its position and `rule`."""
+
+    def check(value: str) -> str:
+        found = pattern.search(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "control_character",
+                "control character {char} at position {position} is not allowed ({rule})",
+                {"char": f"U+{ord(found.group()):04X}", "position": found.start(), "rule": rule},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _code_shape(pattern: re.Pattern[str], kind: str, example: str) -> AfterValidator:
+    """A validator refusing a string that does not fully match a code system's spelling."""
+
+    def check(value: str) -> str:
+        if pattern.fullmatch(value) is None:
+            raise PydanticCustomError(
+                "code_format",
+                "not an {kind} code (expected a spelling like {example})",
+                {"kind": kind, "example": example},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+NO_CONTROL = _refuse(CONTROL_CHARACTER, "codes and names may contain no control characters")
+FREE_TEXT_CONTROL = _refuse(FREE_TEXT_CONTROL_CHARACTER, "free text may contain tab and line breaks only")
+
+
+def _bounds(max_length: int, min_length: int, schema_pattern: str) -> FieldInfo:
+    """Length bounds, with the character rule shown to JSON Schema readers (the validator enforces it)."""
+    field: FieldInfo = Field(
+        min_length=min_length or None, max_length=max_length, json_schema_extra={"pattern": schema_pattern}
+    )
+    return field
+
+
+def _code(max_length: int, min_length: int = 0) -> FieldInfo:
+    return _bounds(max_length, min_length, CODE_SCHEMA_PATTERN)
+
+
+def _text(max_length: int, min_length: int = 0) -> FieldInfo:
+    return _bounds(max_length, min_length, FREE_TEXT_SCHEMA_PATTERN)
+
+
+# Codes from a small set: hospital class, INA-CBG and CMG codes, special CMG items.
+ShortCode = Annotated[str, _code(16), NO_CONTROL]
+# E-Klaim identifiers (SEP, card, hospital/facility code, NIK): the longest real one is 19 characters.
+EKlaimId = Annotated[str, _code(40), NO_CONTROL]
+# Other identifiers and versions: reason codes, payment ids, table versions, document types.
+Identifier = Annotated[str, _code(64), NO_CONTROL]
+# Idempotency keys and the producer: never empty.
+Key = Annotated[str, _code(64, min_length=1), NO_CONTROL]
+# People, document references, field paths, ledger entry ids.
+Name = Annotated[str, _code(200, min_length=1), NO_CONTROL]
+# One line of text a system writes: descriptions, a participant's status reason.
+ShortText = Annotated[str, _text(200), FREE_TEXT_CONTROL]
+# What a person writes: notes, dispute and correction reasons, reason messages.
+FreeText = Annotated[str, _text(2000), FREE_TEXT_CONTROL]
+RequiredFreeText = Annotated[str, _text(2000, min_length=1), FREE_TEXT_CONTROL]
+Icd10Code = Annotated[
+    str,
+    Field(max_length=ICD_MAX_LENGTH, json_schema_extra={"pattern": "^" + ICD10_PATTERN.pattern + "$"}),
+    NO_CONTROL,
+    _code_shape(ICD10_PATTERN, "ICD-10", "K35.8 or K358"),
+]
+Icd9CmCode = Annotated[
+    str,
+    Field(max_length=ICD_MAX_LENGTH, json_schema_extra={"pattern": "^" + ICD9CM_PATTERN.pattern + "$"}),
+    NO_CONTROL,
+    _code_shape(ICD9CM_PATTERN, "ICD-9-CM procedure", "36.06 or 3606"),
+]
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
 ClaimId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
-Rupiah = Annotated[int, Field(description="Whole rupiah (IDR has no minor unit)")]
-NonNegativeRupiah = Annotated[int, Field(ge=0, description="Whole rupiah, not negative")]
+Rupiah = Annotated[int, Field(ge=-MAX_RUPIAH, le=MAX_RUPIAH, description="Whole rupiah (IDR has no minor unit)")]
+NonNegativeRupiah = Annotated[int, Field(ge=0, le=MAX_RUPIAH, description="Whole rupiah, not negative")]
+BillComponent = Annotated[
+    int,
+    Field(
+        ge=-MAX_BILL_COMPONENT,
+        le=MAX_BILL_COMPONENT,
+        description="Whole rupiah; a negative one is the grouper's reason",
+    ),
+]
+# Integers a business rule judges (region, care type, class): only the column's size here, so the
+# grouper can still tell the hospital "region 7 does not exist" instead of a dead letter.
+Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Contract(BaseModel):
@@ -38,24 +163,24 @@ class Contract(BaseModel):
 class TarifRS(Contract):
     """The hospital's own bill in the 18 E-Klaim components (rupiah)."""
 
-    prosedur_non_bedah: Rupiah = 0
-    prosedur_bedah: Rupiah = 0
-    konsultasi: Rupiah = 0
-    tenaga_ahli: Rupiah = 0
-    keperawatan: Rupiah = 0
-    penunjang: Rupiah = 0
-    radiologi: Rupiah = 0
-    laboratorium: Rupiah = 0
-    pelayanan_darah: Rupiah = 0
-    rehabilitasi: Rupiah = 0
-    kamar: Rupiah = 0
-    rawat_intensif: Rupiah = 0
-    obat: Rupiah = 0
-    obat_kronis: Rupiah = 0
-    obat_kemoterapi: Rupiah = 0
-    alkes: Rupiah = 0
-    bmhp: Rupiah = 0
-    sewa_alat: Rupiah = 0
+    prosedur_non_bedah: BillComponent = 0
+    prosedur_bedah: BillComponent = 0
+    konsultasi: BillComponent = 0
+    tenaga_ahli: BillComponent = 0
+    keperawatan: BillComponent = 0
+    penunjang: BillComponent = 0
+    radiologi: BillComponent = 0
+    laboratorium: BillComponent = 0
+    pelayanan_darah: BillComponent = 0
+    rehabilitasi: BillComponent = 0
+    kamar: BillComponent = 0
+    rawat_intensif: BillComponent = 0
+    obat: BillComponent = 0
+    obat_kronis: BillComponent = 0
+    obat_kemoterapi: BillComponent = 0
+    alkes: BillComponent = 0
+    bmhp: BillComponent = 0
+    sewa_alat: BillComponent = 0
 
     def total(self) -> int:
         """Sum of all components."""
@@ -78,51 +203,53 @@ class DocumentRef(Contract):
     """A reference to a supporting document held by the hospital (E-Klaim upload)."""
 
     doc_type: DocumentType
-    ref: str = Field(min_length=1, max_length=200, description="The hospital's document id or URL")
-    supports: list[str] = Field(
-        default_factory=list, description="ICD-10 codes this document supports (lab, radiology results)"
+    ref: Name = Field(description="The hospital's document id or URL")
+    supports: list[Icd10Code] = Field(
+        default_factory=list,
+        max_length=30,
+        description="ICD-10 codes this document supports (lab, radiology results); as many as a claim carries",
     )
 
 
 class ProcedureEntry(Contract):
     """An ICD-9-CM procedure with its multiplier (E-Klaim `procedure` with `+N`)."""
 
-    code: str = Field(min_length=1, max_length=10)
+    code: Icd9CmCode
     qty: int = Field(default=1, ge=1, le=99)
 
 
 class ClaimData(Contract):
     """One hospital episode as the hospital submits it (per SEP)."""
 
-    nomor_sep: str = Field(max_length=40, description="SEP number, 19 characters, e.g. 0301R0011117V000008")
-    nomor_kartu: str = Field(max_length=40, description="JKN card number, 13 digits")
-    kode_rs: str = Field(max_length=40, description="Hospital code (kode PPK), 8 characters, e.g. 0301R001")
-    kelas_rs: str = Field(max_length=4, description="Hospital class with ownership variant: A, B, C, D, AP, BS, ...")
-    regional_tarif: int = Field(description="Tariff region 1-5")
+    nomor_sep: EKlaimId = Field(description="SEP number, 19 characters, e.g. 0301R0011117V000008")
+    nomor_kartu: EKlaimId = Field(description="JKN card number, 13 digits")
+    kode_rs: EKlaimId = Field(description="Hospital code (kode PPK), 8 characters, e.g. 0301R001")
+    kelas_rs: ShortCode = Field(description="Hospital class with ownership variant: A, B, C, D, AP, BS, ...")
+    regional_tarif: Int32 = Field(description="Tariff region 1-5")
     tgl_lahir: date
     gender: Literal[1, 2] = Field(description="1 male, 2 female")
     tgl_masuk: date = Field(description="Admission date")
     tgl_pulang: date = Field(description="Discharge date")
-    jenis_rawat: int = Field(description="Care type: 1 inpatient, 2 outpatient")
-    kelas_rawat: int = Field(description="Care class 1, 2 or 3")
+    jenis_rawat: Int32 = Field(description="Care type: 1 inpatient, 2 outpatient")
+    kelas_rawat: Int32 = Field(description="Care class 1, 2 or 3")
     upgrade_class_ind: bool = False
     upgrade_class_class: Literal["kelas_1", "kelas_2", "vip", "vvip"] | None = None
     emergency: bool = Field(default=False, description="Emergency admission (no referral needed)")
     discharge_status: Literal[1, 2, 3, 4, 5] = Field(
         default=1, description="1 home, 2 referred, 3 discharged against advice, 4 died, 5 other"
     )
-    birth_weight: int | None = Field(default=None, description="Grams, neonates only")
-    icu_days: int = Field(default=0, ge=0)
-    ventilator_hours: int = Field(default=0, ge=0)
+    birth_weight: Int32 | None = Field(default=None, description="Grams, neonates only")
+    icu_days: Count = 0
+    ventilator_hours: Count = 0
     adl_sub_acute: int | None = Field(default=None, ge=12, le=60)
     adl_chronic: int | None = Field(default=None, ge=12, le=60)
-    diagnosa: list[str] = Field(description="ICD-10 codes, principal diagnosis first", max_length=30)
+    diagnosa: list[Icd10Code] = Field(description="ICD-10 codes, principal diagnosis first", max_length=30)
     procedure: list[ProcedureEntry] = Field(default_factory=list, max_length=30)
-    special_cmg: list[str] = Field(
+    special_cmg: list[ShortCode] = Field(
         default_factory=list, description="Special CMG items claimed (e.g. RR04, DD01)", max_length=10
     )
     tarif_rs: TarifRS
-    coder_nik: str = Field(max_length=40)
+    coder_nik: EKlaimId
     documents: list[DocumentRef] = Field(default_factory=list, max_length=50)
 
     @property
@@ -134,10 +261,10 @@ class ClaimData(Contract):
 class Reason(Contract):
     """Why something was refused or held: stable code, field, and text in Indonesian and English."""
 
-    code: str = Field(description="Stable reason code, e.g. G-ICD-UNKNOWN, V-DOC-CONSENT")
-    field: str | None = Field(default=None, description="The claim field the reason is about")
-    message_id: str = Field(description="Message in Indonesian")
-    message_en: str = Field(description="Message in English")
+    code: Identifier = Field(description="Stable reason code, e.g. G-ICD-UNKNOWN, V-DOC-CONSENT")
+    field: Name | None = Field(default=None, description="The claim field the reason is about")
+    message_id: FreeText = Field(description="Message in Indonesian")
+    message_en: FreeText = Field(description="Message in English")
 
 
 # --------------------------------------------------------------------------- grouping
@@ -149,53 +276,54 @@ class TariffByClass(Contract):
 
 
 class SpecialCmgApplied(Contract):
-    code: str
+    code: ShortCode
     kind: Literal["procedure", "prosthesis", "investigation", "drug", "sub_acute", "chronic"]
-    description: str
+    description: ShortText
     tarif: NonNegativeRupiah
 
 
 class GroupingResult(Contract):
-    cbg_code: str = Field(description="INA-CBG code X-Y-ZZ-S, e.g. K-4-17-I")
-    cbg_description: str
-    cmg: str
+    cbg_code: ShortCode = Field(description="INA-CBG code X-Y-ZZ-S, e.g. K-4-17-I")
+    cbg_description: ShortText
+    cmg: ShortCode
     case_type: int = Field(ge=0, le=9)
     severity: Literal["0", "I", "II", "III"]
     tarif_kelas: NonNegativeRupiah = Field(description="Base tariff for the claimed care class")
-    tarif_alt: list[TariffByClass]
-    special_cmg: list[SpecialCmgApplied] = Field(default_factory=list)
+    tarif_alt: list[TariffByClass] = Field(max_length=3, description="One per care class")
+    special_cmg: list[SpecialCmgApplied] = Field(default_factory=list, max_length=10)
     total_tarif: NonNegativeRupiah = Field(description="Base tariff plus special CMG top-ups")
     tarif_rs_total: NonNegativeRupiah
     tariff_gap: Rupiah = Field(description="Hospital bill minus INA-CBG total (positive: hospital billed more)")
     upgrade_cost_share: NonNegativeRupiah | None = Field(
         default=None, description="What the patient pays for a class upgrade (naik kelas)"
     )
-    grouper_version: str
-    tariff_table_version: str
+    grouper_version: Identifier
+    tariff_table_version: Identifier
 
 
 # --------------------------------------------------------------------------- payloads
 
 
 class ClaimSubmittedPayload(Contract):
-    revision: int = Field(ge=0, description="0 first submission, n for the n-th resubmission after pending")
+    revision: Count = Field(description="0 first submission, n for the n-th resubmission after pending")
     claim: ClaimData
 
 
 class ClaimGroupedPayload(Contract):
-    revision: int = Field(ge=0)
+    revision: Count
     submitted_on: date = Field(description="Business date the claim (this revision) was submitted")
     claim: ClaimData
     grouping: GroupingResult
 
 
 class ClaimRejectedPayload(Contract):
-    revision: int = Field(ge=0)
+    revision: Count
     stage: Literal["grouper", "verifier"]
-    nomor_sep: str
-    kode_rs: str
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
     rejected_on: date
-    reasons: list[Reason] = Field(min_length=1)
+    # The grouper reports every problem at once; a claim at every list bound can have ~165.
+    reasons: list[Reason] = Field(min_length=1, max_length=200)
     refusal: bool = Field(
         default=False,
         description="True: this refuses one event (a late dispute, a reused revision) and the claim keeps "
@@ -204,12 +332,12 @@ class ClaimRejectedPayload(Contract):
 
 
 class ClaimPendedPayload(Contract):
-    revision: int = Field(ge=0)
-    nomor_sep: str
-    kode_rs: str
+    revision: Count
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
     pended_on: date
     resubmit_by: date = Field(description="Last working day on which the hospital may resubmit")
-    missing: list[Reason] = Field(min_length=1)
+    missing: list[Reason] = Field(min_length=1, max_length=200)
 
 
 class Adjustment(Contract):
@@ -218,72 +346,72 @@ class Adjustment(Contract):
 
 
 class ClaimVerifiedPayload(Contract):
-    revision: int = Field(ge=0)
-    nomor_sep: str
-    kode_rs: str
-    verification_seq: int = Field(
-        ge=0, description="0 the main decision, 1.. supplementary amounts after a dispute; payable key"
+    revision: Count
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
+    verification_seq: Count = Field(
+        description="0 the main decision, 1.. supplementary amounts after a dispute; payable key"
     )
     verified_on: date = Field(description="The date the file is complete: starts the payment clock")
     claimed_amount: NonNegativeRupiah = Field(description="INA-CBG total tariff grouped for the claim")
     approved_amount: NonNegativeRupiah = Field(description="Amount payable for this verification")
-    adjustments: list[Adjustment] = Field(default_factory=list)
+    adjustments: list[Adjustment] = Field(default_factory=list, max_length=200)
     deemed_complete: bool = Field(default=False, description="No decision within the completeness window")
     dispute_by: date | None = Field(default=None, description="Last working day to dispute, when disputable")
 
 
 class ClaimDisputedPayload(Contract):
-    nomor_sep: str
-    kode_rs: str
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
     disputed_on: date
     requested_amount: NonNegativeRupiah = Field(description="The amount the hospital believes is due in total")
-    reason: str = Field(min_length=1, max_length=2000)
-    documents: list[DocumentRef] = Field(default_factory=list)
+    reason: RequiredFreeText
+    documents: list[DocumentRef] = Field(default_factory=list, max_length=50)
 
 
 class ClaimDisputeResolvedPayload(Contract):
-    nomor_sep: str
-    kode_rs: str
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
     outcome: Literal["upheld", "partial", "denied"]
     supplementary_amount: NonNegativeRupiah = Field(description="Extra amount payable (0 when denied)")
     resolved_on: date
-    reviewer: str
-    note: str
+    reviewer: Name
+    note: FreeText
 
 
 class ClaimPaidPayload(Contract):
-    nomor_sep: str
-    kode_rs: str
-    verification_seq: int = Field(ge=0)
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
+    verification_seq: Count
     approved_amount: NonNegativeRupiah
     penalty: NonNegativeRupiah
     total_paid: NonNegativeRupiah
     due_on: date
     paid_on: date
-    days_late: int = Field(ge=0)
+    days_late: Count
     penalty_method: Literal["daily_pro_rata", "full_months", "started_months"]
-    payment_run_id: str
-    payment_id: str
-    ledger_entry_ids: list[str] = Field(min_length=1)
+    payment_run_id: Key
+    payment_id: Key
+    ledger_entry_ids: list[Name] = Field(min_length=1, max_length=100)
 
 
 class PaymentOverduePayload(Contract):
-    nomor_sep: str
-    kode_rs: str
-    verification_seq: int = Field(ge=0)
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
+    verification_seq: Count
     amount: NonNegativeRupiah
     due_on: date
     as_of: date
-    days_late: int = Field(ge=1)
+    days_late: int = Field(ge=1, le=INT32_MAX)
     accrued_penalty: NonNegativeRupiah
     penalty_method: Literal["daily_pro_rata", "full_months", "started_months"]
 
 
 class ParticipantChangedPayload(Contract):
-    nomor_kartu: str = Field(max_length=40)
-    nik: str = Field(max_length=40, description="National identity number, 16 digits")
+    nomor_kartu: EKlaimId
+    nik: EKlaimId = Field(description="National identity number, 16 digits")
     status: Literal["active", "inactive", "suspended"]
-    status_reason: str | None = Field(default=None, max_length=200)
+    status_reason: ShortText | None = None
     kelas_hak: Literal[1, 2, 3] = Field(description="Care class entitlement")
     member_type: Literal["PBI", "PPU", "PBPU", "BP"] = Field(
         description="PBI subsidised; PPU wage earner; PBPU self-paying; BP non-worker"
@@ -293,32 +421,34 @@ class ParticipantChangedPayload(Contract):
 
 
 class PaymentDeadlineApproachingPayload(Contract):
-    nomor_sep: str
-    kode_rs: str
-    verification_seq: int = Field(ge=0)
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
+    verification_seq: Count
     amount: NonNegativeRupiah
     due_on: date
     as_of: date
-    working_days_left: int = Field(ge=0)
+    working_days_left: Count
 
 
 class ClaimDeadlineReminderPayload(Contract):
-    nomor_sep: str
-    kode_rs: str
+    nomor_sep: EKlaimId
+    kode_rs: EKlaimId
     deadline_kind: Literal["resubmit", "dispute"]
     deadline: date = Field(description="Last working day for the hospital to act")
     as_of: date
-    working_days_left: int = Field(ge=0)
+    working_days_left: Count
 
 
 class ReviewDecisionRequestedPayload(Contract):
     """A verifier's decision on a claim held for review (command to the verifier service)."""
 
     outcome: Literal["verify", "adjust", "pend", "reject"]
-    reviewer: str = Field(min_length=1, max_length=200)
-    note: str = Field(default="", max_length=2000)
+    reviewer: Name
+    note: FreeText = ""
     approved_amount: NonNegativeRupiah | None = Field(default=None, description="Required for adjust")
-    missing: list[str] = Field(default_factory=list, description="Document types missing, for pend")
+    missing: list[Identifier] = Field(
+        default_factory=list, max_length=50, description="Document types missing, for pend"
+    )
 
 
 class DisputeResolutionRequestedPayload(Contract):
@@ -326,64 +456,66 @@ class DisputeResolutionRequestedPayload(Contract):
 
     outcome: Literal["upheld", "partial", "denied"]
     amount: NonNegativeRupiah | None = Field(default=None, description="Supplementary amount for partial")
-    reviewer: str = Field(min_length=1, max_length=200)
-    note: str = Field(min_length=1, max_length=2000)
+    reviewer: Name
+    note: RequiredFreeText
 
 
 class PaymentRunRequestedPayload(Contract):
     """Pay open payables oldest-due first with `funds` (command to the payments service)."""
 
-    run_id: str = Field(min_length=1, max_length=64, description="Idempotency key of the run")
+    run_id: Key = Field(description="Idempotency key of the run")
     funds: NonNegativeRupiah
-    requested_by: str = Field(min_length=1, max_length=200)
+    requested_by: Name
 
 
 class PaymentCorrectionRequestedPayload(Contract):
     """A post-payment review (VEDIKA) finding: recover part of a paid claim (command to payments)."""
 
-    correction_id: str = Field(min_length=1, max_length=64, description="Idempotency key of the correction")
-    verification_seq: int = Field(ge=0, description="Which payment of the claim is corrected")
-    recover_amount: int = Field(gt=0, description="Rupiah the hospital owes back")
-    reason: str = Field(min_length=1, max_length=2000)
-    requested_by: str = Field(min_length=1, max_length=200)
+    correction_id: Key = Field(description="Idempotency key of the correction")
+    verification_seq: Count = Field(description="Which payment of the claim is corrected")
+    recover_amount: int = Field(gt=0, le=MAX_RUPIAH, description="Rupiah the hospital owes back")
+    reason: RequiredFreeText
+    requested_by: Name
 
 
 class CapitationLine(Contract):
-    kode_faskes: str = Field(max_length=40)
+    kode_faskes: EKlaimId
     facility_type: Literal["puskesmas", "klinik_pratama", "dokter_praktik", "dokter_gigi"]
-    registered_members: int = Field(ge=0)
-    doctors: int = Field(ge=0)
+    registered_members: Count
+    doctors: Count
     has_dentist: bool
     # KBK indicators; all three null means KBK is not assessed for the facility (paid 100 %).
-    contact_rate_per_mille: float | None = Field(default=None, ge=0)
-    non_specialist_referral_pct: float | None = Field(default=None, ge=0, le=100)
-    controlled_prolanis_pct: float | None = Field(default=None, ge=0, le=100)
+    contact_rate_per_mille: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    non_specialist_referral_pct: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
+    controlled_prolanis_pct: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
 
 
 class CapitationRunRequestedPayload(Contract):
     """Capitation for one month over the given FKTPs (command to the payments service)."""
 
-    run_id: str = Field(min_length=1, max_length=64)
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    lines: list[CapitationLine] = Field(min_length=1)
-    requested_by: str = Field(min_length=1, max_length=200)
+    run_id: Key
+    month: Month
+    # One line per FKTP of the branch. The largest branch offices have well under 1,000 FKTPs; at ~200
+    # bytes a line, 5,000 lines (~1 MB) is also about the most the broker's default 1 MiB record holds.
+    lines: list[CapitationLine] = Field(min_length=1, max_length=5000)
+    requested_by: Name
 
 
 class CapitationPaidPayload(Contract):
-    run_id: str
-    month: str
-    kode_faskes: str
-    facility_type: str
-    registered_members: int = Field(ge=0)
+    run_id: Key
+    month: Month
+    kode_faskes: EKlaimId
+    facility_type: Identifier
+    registered_members: Count
     rate: NonNegativeRupiah
     base_amount: NonNegativeRupiah
-    kbk_score: float | None = Field(description="Weighted KBK score 0-4; null when not assessed")
-    kbk_percentage: float = Field(description="Share of the base amount paid, after KBK")
+    kbk_score: FiniteFloat | None = Field(description="Weighted KBK score 0-4; null when not assessed")
+    kbk_percentage: FiniteFloat = Field(description="Share of the base amount paid, after KBK")
     amount: NonNegativeRupiah
     service_fee_part: NonNegativeRupiah = Field(description="Jasa pelayanan, at least 60 %")
     operations_part: NonNegativeRupiah
     due_on: date
-    ledger_entry_ids: list[str]
+    ledger_entry_ids: list[Name] = Field(max_length=100)
 
 
 # --------------------------------------------------------------------------- envelope
@@ -398,7 +530,7 @@ class Envelope(Contract):
     claim_id: ClaimId | None = Field(description="The claim this event is about; null for participant events")
     correlation_id: uuid.UUID = Field(description="Same for every event of one claim's journey")
     causation_id: uuid.UUID | None = Field(default=None, description="event_id of the event that caused this one")
-    producer: str = Field(min_length=1, max_length=64)
+    producer: Key
     received_at: AwareDatetime | None = Field(
         default=None,
         description="When BPJS received the input this event stems from (broker append time, else the first "

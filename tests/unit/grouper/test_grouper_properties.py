@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from services.grouper.domain import Grouped, Rejected, group_claim
 from services.grouper.domain.reasons import REASON_TEXTS
-from shared.events import ClaimData, GroupingResult, ProcedureEntry, TarifRS
+from shared.events import ICD9CM_PATTERN, ICD10_PATTERN, INT32_MAX, ClaimData, GroupingResult, ProcedureEntry, TarifRS
 from tests.unit.grouper.grouper_claim_factory import TABLES
 
 CBG = re.compile(r"^[A-Z]-[0-9]-[0-9]{2}-(0|I|II|III)$")
@@ -81,8 +81,12 @@ def test_grouping_is_deterministic(claim: ClaimData) -> None:
     assert group_claim(claim, TABLES) == group_claim(ClaimData.model_validate(claim.model_dump()), TABLES)
 
 
-junk_text = st.text(max_size=40)
-junk_codes = st.one_of(junk_text, st.sampled_from(DIAGNOSES), st.sampled_from(PROCEDURES))
+# The contract refuses C0 control characters and DEL in codes, and ICD fields not spelled like codes.
+printable = st.characters(exclude_characters=[chr(c) for c in range(0x20)] + ["\x7f"])
+junk_text = st.text(printable, max_size=40)
+junk_diagnoses = st.one_of(st.from_regex(ICD10_PATTERN, fullmatch=True), st.sampled_from(DIAGNOSES))
+junk_procedures = st.one_of(st.from_regex(ICD9CM_PATTERN, fullmatch=True), st.sampled_from(PROCEDURES))
+int32 = st.integers(-INT32_MAX - 1, INT32_MAX)
 
 
 @st.composite
@@ -92,24 +96,26 @@ def junk_claims(draw: st.DrawFn) -> ClaimData:
         "nomor_sep": draw(junk_text),
         "nomor_kartu": draw(junk_text),
         "kode_rs": draw(junk_text),
-        "kelas_rs": draw(st.text(max_size=4)),
-        "regional_tarif": draw(st.integers()),
+        "kelas_rs": draw(st.text(printable, max_size=4)),
+        "regional_tarif": draw(int32),
         "tgl_lahir": draw(st.dates()),
         "gender": draw(st.sampled_from([1, 2])),
         "tgl_masuk": draw(st.dates()),
         "tgl_pulang": draw(st.dates()),
-        "jenis_rawat": draw(st.integers()),
-        "kelas_rawat": draw(st.integers()),
+        "jenis_rawat": draw(int32),
+        "kelas_rawat": draw(int32),
         "upgrade_class_ind": draw(st.booleans()),
         "upgrade_class_class": draw(st.sampled_from([None, "kelas_1", "kelas_2", "vip", "vvip"])),
-        "birth_weight": draw(st.none() | st.integers()),
+        "birth_weight": draw(st.none() | int32),
         "icu_days": draw(st.integers(0, 10**6)),
         "ventilator_hours": draw(st.integers(0, 10**7)),
         "adl_sub_acute": draw(st.none() | st.integers(12, 60)),
-        "diagnosa": draw(st.lists(junk_codes, max_size=8)),
-        "procedure": [ProcedureEntry(code=c) for c in draw(st.lists(st.text(min_size=1, max_size=10), max_size=5))],
+        "diagnosa": draw(st.lists(junk_diagnoses, max_size=8)),
+        "procedure": [ProcedureEntry(code=c) for c in draw(st.lists(junk_procedures, max_size=5))],
         "special_cmg": draw(
-            st.lists(st.one_of(junk_text, st.sampled_from(sorted(TABLES.special.by_code))), max_size=4)
+            st.lists(
+                st.one_of(st.text(printable, max_size=16), st.sampled_from(sorted(TABLES.special.by_code))), max_size=4
+            )
         ),
         "tarif_rs": TarifRS(
             **{f: draw(st.integers(-(10**12), 10**12)) for f in draw(st.sets(st.sampled_from(BILL_FIELDS)))}

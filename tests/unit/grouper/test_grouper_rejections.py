@@ -56,15 +56,15 @@ REJECTION_CASES: list[Any] = [
     ),
     pytest.param(make_claim(diagnosa=[]), "G-DIAG-EMPTY", "diagnosa", id="no-diagnosis"),
     pytest.param(make_claim(diagnosa=["K35.8", "K99.9"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-unknown"),
-    pytest.param(make_claim(diagnosa=["K35.8", "I.210"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-dot-misplaced"),
-    pytest.param(make_claim(diagnosa=["A00-A09"]), "G-ICD10-UNKNOWN", "diagnosa[0]", id="icd10-block-is-no-code"),
+    # A code that is not spelled like one ("I.210", "A00-A09", "47.99x") never reaches the grouper:
+    # the contract refuses it (tests/unit/test_contract.py). Well-formed but unknown codes are ours.
+    pytest.param(make_claim(diagnosa=["K35.8", "K99"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-unknown-category"),
     pytest.param(make_claim(diagnosa=["I21"]), "G-ICD10-CATEGORY", "diagnosa[0]", id="icd10-category"),
     pytest.param(make_claim(diagnosa=["V01.0"]), "G-ICD10-NOT-PRINCIPAL", "diagnosa[0]", id="external-cause"),
     pytest.param(make_claim(diagnosa=["G01"]), "G-ICD10-NOT-PRINCIPAL", "diagnosa[0]", id="asterisk-code"),
-    pytest.param(make_claim(diagnosa=["K35.8", "47.09"]), "G-PROC-AS-DIAG", "diagnosa[1]", id="procedure-as-diagnosis"),
-    pytest.param(make_claim(procedure=["47.99x"]), "G-ICD9-UNKNOWN", "procedure[0].code", id="icd9-unknown"),
+    pytest.param(make_claim(procedure=["47.98"]), "G-ICD9-UNKNOWN", "procedure[0].code", id="icd9-unknown"),
+    pytest.param(make_claim(procedure=["4798"]), "G-ICD9-UNKNOWN", "procedure[0].code", id="icd9-unknown-undotted"),
     pytest.param(make_claim(procedure=["47.0"]), "G-ICD9-CATEGORY", "procedure[0].code", id="icd9-category"),
-    pytest.param(make_claim(procedure=["K35.8"]), "G-DIAG-AS-PROC", "procedure[0].code", id="diagnosis-as-procedure"),
     pytest.param(
         make_claim(diagnosa=["K35.8", "E11.9", "K358"]), "G-DUPLICATE-CODE", "diagnosa[2]", id="duplicate-diagnosis"
     ),
@@ -150,9 +150,39 @@ def test_each_rule_rejects_with_its_code_and_field(claim: ClaimData, code: str, 
     assert reason.message_id and reason.message_en and reason.message_id != reason.message_en
 
 
+def unchecked_claim(**changes: Any) -> ClaimData:
+    """A claim built past the contract's checks, as a caller skipping validation would build it."""
+    return ClaimData.model_construct(**{**dict(make_claim()), **changes})
+
+
+# On the wire the contract refuses these (an ICD-10 field must look like ICD-10, tests/unit/test_contract.py);
+# the grouper still names them for a caller that builds claims without validating them.
+PAST_THE_CONTRACT_CASES: list[Any] = [
+    pytest.param(
+        unchecked_claim(diagnosa=["K35.8", "47.09"]), "G-PROC-AS-DIAG", "diagnosa[1]", id="procedure-as-diagnosis"
+    ),
+    pytest.param(
+        unchecked_claim(procedure=[ProcedureEntry.model_construct(code="K35.8", qty=1)]),
+        "G-DIAG-AS-PROC",
+        "procedure[0].code",
+        id="diagnosis-as-procedure",
+    ),
+    pytest.param(
+        unchecked_claim(diagnosa=["K35.8", "I.210"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-dot-misplaced"
+    ),
+]
+
+
+@pytest.mark.parametrize(("claim", "code", "field"), PAST_THE_CONTRACT_CASES)
+def test_codes_the_contract_refuses_are_still_named_past_it(claim: ClaimData, code: str, field: str) -> None:
+    outcome = rejected(group_claim(claim, TABLES))
+    assert [(r.code, r.field) for r in outcome.reasons] == [(code, field)]
+
+
 def test_every_reason_code_in_the_table_has_a_case() -> None:
     # Engine tests cover G-TARIFF-MISSING; the service answers G-REVISION-REUSED (tests/integration).
-    covered = {p.values[1] for p in REJECTION_CASES} | {"G-TARIFF-MISSING", "G-REVISION-REUSED"}
+    cases = REJECTION_CASES + PAST_THE_CONTRACT_CASES
+    covered = {p.values[1] for p in cases} | {"G-TARIFF-MISSING", "G-REVISION-REUSED"}
     assert covered == set(REASON_TEXTS)
 
 
@@ -162,8 +192,8 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
         nomor_kartu="123",
         kelas_rawat=5,
         tgl_pulang=ADMITTED - timedelta(days=2),
-        diagnosa=["I21", "K35.8", "X99.9", "K35.8", "47.09"],
-        procedure=["K35.8", "99.99x"],
+        diagnosa=["I21", "K35.8", "X99.9", "K35.8"],
+        procedure=["89.99"],
         tarif_rs=TarifRS(obat=-1, alkes=-2),
         upgrade_class_ind=True,
         special_cmg=["ZZ01"],
@@ -180,9 +210,7 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
         ("G-ICD10-CATEGORY", "diagnosa[0]"),
         ("G-ICD10-UNKNOWN", "diagnosa[2]"),
         ("G-DUPLICATE-CODE", "diagnosa[3]"),
-        ("G-PROC-AS-DIAG", "diagnosa[4]"),
-        ("G-DIAG-AS-PROC", "procedure[0].code"),
-        ("G-ICD9-UNKNOWN", "procedure[1].code"),
+        ("G-ICD9-UNKNOWN", "procedure[0].code"),
         ("G-UPGRADE-TARGET", "upgrade_class_class"),
         ("G-SPECIAL-CMG-UNKNOWN", "special_cmg[0]"),
     ]

@@ -104,7 +104,9 @@ def test_secondary_diagnoses_need_support_too_each_once(claim: ClaimData) -> Non
 
 
 def test_blank_supports_entry_covers_nothing() -> None:
-    assert not covers(doc("lab_result", " "), "E11.9")
+    # The contract refuses a blank ICD-10 entry; a document built past it still covers nothing.
+    blank = DocumentRef.model_construct(doc_type="lab_result", ref="lab-1", supports=[" "])
+    assert not covers(blank, "E11.9")
 
 
 def test_outpatient_without_referral_pends(claim: ClaimData) -> None:
