@@ -39,10 +39,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "claims.test-redrive"  # the contract name; on the broker it carries this test's prefix
 
 
-def settings_for(stack: Stack, prefix: str) -> Settings:
+def settings_for(stack: Stack, prefix: str, **broker: Any) -> Settings:
     return Settings(
         broker=BrokerSettings(
-            bootstrap_servers=stack.bootstrap_servers, topic_prefix=prefix, session_timeout_ms=6000, max_batch=100
+            bootstrap_servers=stack.bootstrap_servers,
+            topic_prefix=prefix,
+            session_timeout_ms=6000,
+            max_batch=100,
+            **broker,
         ),
         database=DatabaseSettings(database_url=stack.database_url),
         service=ServiceSettings(retry_base_delay_s=0.01),
@@ -50,8 +54,10 @@ def settings_for(stack: Stack, prefix: str) -> Settings:
 
 
 @asynccontextmanager
-async def running(stack: Stack, schema: str, prefix: str, handler: Handler) -> AsyncIterator[ServiceRuntime]:
-    runtime = ServiceRuntime(make_spec(schema, TOPIC, handler), settings_for(stack, prefix))
+async def running(
+    stack: Stack, schema: str, prefix: str, handler: Handler, **broker: Any
+) -> AsyncIterator[ServiceRuntime]:
+    runtime = ServiceRuntime(make_spec(schema, TOPIC, handler), settings_for(stack, prefix, **broker))
     await runtime.start()
     await runtime.broker.start()
     try:
@@ -170,6 +176,37 @@ async def test_a_dead_letter_from_a_fixed_bug_is_redriven_and_applied_exactly_on
         (0, x.event_id, "ani", False), (1, y.event_id, "ani", False),
     ]  # fmt: skip
     assert headers["redrive.id"] == str(await _redrive_id(pool, dlq)).encode()
+
+
+async def test_a_dead_letter_too_large_for_its_dlq_is_redriven_from_postgresql(
+    stack: Stack, pool: asyncpg.Pool, schema: str
+) -> None:
+    prefix = f"{schema}."
+    source, dlq = prefix + TOPIC, prefix + TOPIC + ".dlq"
+    group = prefix + f"applier-{schema}"
+    await make_topics(stack.bootstrap_servers, source, partitions=1)
+    x = submitted(claim_id="C-BUG-BIG")
+    trace = b"t" * 15_000  # the original's headers make its dead letter larger than the output limit below
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(source, encode_event(x), key=x.key.encode(), headers=[("trace", trace)])
+    finally:
+        await producer.stop()
+    async with running(stack, schema, prefix, buggy, max_output_bytes=10_000):
+        await eventually(lambda: _size(stack, dlq, 1))
+    (letter,) = await read_all(stack.bootstrap_servers, dlq)
+    assert "dlq.body-ref" in dict(letter.headers) and "trace" not in dict(letter.headers)
+
+    async with running(stack, schema, prefix, record_effect):
+        code, out = await claimsctl(stack, prefix, "dlq", "redrive", "--topic", TOPIC, "--by", "ani")
+        assert code == 0, out
+        assert summary(out)["redriven"] == 1, out
+        await eventually(lambda: covered(stack, group, source, 2))
+    assert await effects(pool, x) == 1
+    (redriven,) = [r for r in await read_all(stack.bootstrap_servers, source) if "redrive.id" in dict(r.headers)]
+    assert redriven.value == encode_event(x) and redriven.key == b"C-BUG-BIG"
+    assert dict(redriven.headers)["trace"] == trace  # the original headers, kept in PostgreSQL with the body
 
 
 async def test_dlq_list_and_show_escape_what_the_sender_wrote(stack: Stack, schema: str) -> None:
