@@ -46,6 +46,18 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[Tx, Envelope], Awaitable[None]]
 
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an event that parsed must still have no effect (an unauthorised producer, a bad signature)."""
+
+    code: str
+    reason: str
+
+
+# Checks run on every decoded event before it reaches the inbox or a handler; a refusal dead-letters it.
+Check = Callable[["Record", Envelope], "Refusal | None"]
+
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # includes ConnectionError: the database or broker went away
     TimeoutError,
@@ -269,6 +281,7 @@ class BatchProcessor:
         clock: Clock | None = None,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+        checks: Sequence[Check] = (),
     ) -> None:
         self.pool = pool
         self.schema = schema
@@ -282,6 +295,7 @@ class BatchProcessor:
         self.clock: Clock = clock or RealClock()
         self.max_record_bytes = max_record_bytes
         self.max_output_bytes = max_output_bytes
+        self.checks = tuple(checks)
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; raises only when transient failures outlast the retry budget."""
@@ -290,8 +304,12 @@ class BatchProcessor:
         for raw in records:
             rec = unprefixed(raw, self.topic_prefix)
             item = decode(rec, self.accepted, max_record_bytes=self.max_record_bytes)
+            refusal = None if isinstance(item, DeadLetter) else self._refusal(rec, item)
             if isinstance(item, DeadLetter):
                 letters.append(item)
+            elif refusal is not None:
+                log.warning("event refused, sent to DLQ", error=refusal.code, reason=refusal.reason[:1000])
+                letters.append(DeadLetter(rec, refusal.code, refusal.reason))
             else:
                 decoded.append((rec, stamp_receipt(item, rec, self.clock)))
         isolate = False
@@ -317,6 +335,13 @@ class BatchProcessor:
                 delay = self.retry_base_delay_s * 2 ** (attempt - 1)
                 log.warning("transient failure, retrying", consumer=self.consumer, error=repr(exc), delay=delay)
                 await self._sleep(delay)
+
+    def _refusal(self, rec: Record, event: Envelope) -> Refusal | None:
+        for check in self.checks:
+            refusal = check(rec, event)
+            if refusal is not None:
+                return refusal
+        return None
 
     async def _apply(
         self, decoded: list[tuple[Record, Envelope]], letters: list[DeadLetter], *, isolate: bool
