@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from deploy.local import Stack
+from services.payments.adapters.repository import account_balances
 from services.payments.cli import hospital_report
-from services.payments.domain.penalty import late_penalty
 from services.payments.entrypoints.monitor import check_deadlines
 from services.payments.service import SPEC
 from services.payments.settings import get_payments_settings
@@ -63,7 +63,7 @@ async def payments_db(lane: Lane) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def verified(n: int, verified_on: date, seq: int = 0) -> ClaimVerified:
+def verified(n: int, verified_on: date, seq: int = 0, amount: int = AMOUNT) -> ClaimVerified:
     return ClaimVerified(
         occurred_at=datetime.now(UTC),
         claim_id=f"PAY-TEST-{n:04d}",
@@ -71,7 +71,7 @@ def verified(n: int, verified_on: date, seq: int = 0) -> ClaimVerified:
         producer="verifier",
         payload=ClaimVerifiedPayload(
             revision=0, nomor_sep=f"0301R0010326V{n:06d}", kode_rs="0301R001", verification_seq=seq,
-            verified_on=verified_on, claimed_amount=AMOUNT, approved_amount=AMOUNT,
+            verified_on=verified_on, claimed_amount=amount, approved_amount=amount,
         ),
     )  # fmt: skip
 
@@ -133,46 +133,90 @@ async def test_enough_funds_pay_everything_on_time(lane: Lane, clock: FixedClock
     assert due["PAY-TEST-0000"] == date(2026, 3, 16)  # 24,25,26,27 Feb, 2,3,4,5,6,9,10,11,12,13,16 Mar
 
 
-async def test_short_funds_pay_the_oldest_half_and_the_rest_later_with_exact_penalties(
+# Five payables of one hospital, mixed amounts, two already late on RUN_DAY (2 Mar 2026).
+# Due = verified_on + 15 working days (Feb 2026: 16 Feb cuti bersama, 17 Feb Imlek; Mar: 18-24 Idul Fitri weeks).
+MIXED = [
+    # A: verified Mon 2 Feb: 3,4,5,6,9,10,11,12,13,18,19,20,23,24,25 Feb -> due 25 Feb.
+    ("PAY-TEST-0001", 12_000_000, date(2026, 2, 2), date(2026, 2, 25)),
+    # B: verified 3 Feb: one working day later -> due 26 Feb.
+    ("PAY-TEST-0002", 7_654_321, date(2026, 2, 3), date(2026, 2, 26)),
+    # C: verified 23 Feb -> due 16 Mar (see test_enough_funds_pay_everything_on_time).
+    ("PAY-TEST-0003", 25_000_000, date(2026, 2, 23), date(2026, 3, 16)),
+    # D: verified 24 Feb: 25,26,27 Feb, 2,3,4,5,6,9,10,11,12,13,16,17 Mar -> due 17 Mar. Small and young.
+    ("PAY-TEST-0004", 500_000, date(2026, 2, 24), date(2026, 3, 17)),
+    # E: verified 25 Feb: 26,27 Feb, 2-6, 9-13, 16, 17 Mar, (18-24 skipped) 25 Mar -> due 25 Mar.
+    ("PAY-TEST-0005", 3_000_000, date(2026, 2, 25), date(2026, 3, 25)),
+]
+LATER = date(2026, 4, 15)  # RUN_DAY + 44 days (29 left in March + 15 in April)
+# What finance must receive, worked by hand (daily_pro_rata: amount x 1 % x days late / 30, half up):
+# claim -> (run, penalty, total paid, days late, paid on)
+EXPECTED_PAID = {
+    # 25 Feb -> 2 Mar = 5 days: 120,000 x 5/30 = 20,000.
+    "PAY-TEST-0001": ("R-SHORT", 20_000, 12_020_000, 5, RUN_DAY),
+    # 26 Feb -> 2 Mar = 4 days: 76,543.21 x 4/30 = 10,205.76 -> 10,206.
+    "PAY-TEST-0002": ("R-TOPUP", 10_206, 7_664_527, 4, RUN_DAY),
+    # 16 Mar -> 15 Apr = 15 + 15 = 30 days: 250,000 x 30/30 = 250,000.
+    "PAY-TEST-0003": ("R-REST", 250_000, 25_250_000, 30, LATER),
+    # 17 Mar -> 15 Apr = 29 days: 5,000 x 29/30 = 4,833.33 -> 4,833.
+    "PAY-TEST-0004": ("R-REST", 4_833, 504_833, 29, LATER),
+    # 25 Mar -> 15 Apr = 6 + 15 = 21 days: 30,000 x 21/30 = 21,000.
+    "PAY-TEST-0005": ("R-REST", 21_000, 3_021_000, 21, LATER),
+}
+
+
+async def test_short_funds_stop_at_the_oldest_payable_they_cannot_cover_penalty_included(
     lane: Lane, clock: FixedClock, payments_db: asyncpg.Pool
 ) -> None:
-    claims = hundred_claims()
+    claims = [verified(int(claim_id[-4:]), on, amount=amount) for claim_id, amount, on, _ in MIXED]
     spec = lane.isolate(SPEC)
     async with running(spec, lane.settings()):
         await lane.publish(claims)
-        await eventually(lambda: _count(payments_db, "payables", 100))
-        await lane.publish([run_command("R-HALF", 50 * AMOUNT + AMOUNT // 2)])
-        await eventually(lambda: run_applied(payments_db, "R-HALF"))
+        await eventually(lambda: _count(payments_db, "payables", 5))
+        # R-SHORT: 19,684,526 = A's 12,020,000 + 7,664,526. That leaves 7,664,526: enough for B's amount
+        # (7,654,321) but one rupiah short of B with its penalty (7,664,527). D (500,000) and E (3,000,000)
+        # would fit, but the run stops at B: it never skips to a smaller, younger payable.
+        await lane.publish([run_command("R-SHORT", 19_684_526)])
+        await eventually(lambda: run_applied(payments_db, "R-SHORT"))
+        # R-TOPUP: exactly B with its penalty; C (25,000,000) is next and nothing is left.
+        await lane.publish([run_command("R-TOPUP", 7_664_527)])
+        await eventually(lambda: run_applied(payments_db, "R-TOPUP"))
+    due = {r["claim_id"]: r["due_on"] for r in await rows(payments_db, "SELECT claim_id, due_on FROM payables")}
+    assert due == {claim_id: due_on for claim_id, _, _, due_on in MIXED}
 
-    half = await rows(
-        payments_db,
-        """SELECT p.due_on, p.verified_on, x.payment_id IS NOT NULL AS paid
-           FROM payables p LEFT JOIN payments x ON x.payable_id = p.id""",
-    )
-    paid_first = [r for r in half if r["paid"]]
-    unpaid = [r for r in half if not r["paid"]]
-    assert len(paid_first) == 50
-    assert max((r["due_on"], r["verified_on"]) for r in paid_first) <= min(
-        (r["due_on"], r["verified_on"]) for r in unpaid
-    ), "a younger payable was paid before an older one"
-
-    clock.advance(timedelta(days=40))
-    later = RUN_DAY + timedelta(days=40)
+    clock.advance(timedelta(days=44))
     async with running(spec, lane.settings()):
         await lane.publish([run_command("R-REST", 10**12)])
         await eventually(lambda: run_applied(payments_db, "R-REST"))
-        await eventually(lambda: _paid_events(lane, 100))
+        await eventually(lambda: _paid_events(lane, 5))
 
-    paid = {e.claim_id: e for e in await lane.events("claims.paid") if isinstance(e, ClaimPaid)}
-    rest = [e for e in paid.values() if e.payload.payment_run_id == "R-REST"]
-    assert len(rest) == 50
-    for e in rest:
-        p = e.payload
-        assert p.paid_on == later
-        assert p.days_late == (later - p.due_on).days > 0
-        assert p.penalty == late_penalty(AMOUNT, p.due_on, later, "daily_pro_rata")
-        assert p.penalty > 0
-        assert p.total_paid == AMOUNT + p.penalty
+    runs = {
+        r["run_id"]: (r["run_on"], r["paid_count"], r["paid_total"], r["remaining"])
+        for r in await rows(payments_db, "SELECT * FROM payment_runs")
+    }
+    assert runs == {
+        "R-SHORT": (RUN_DAY, 1, 12_020_000, 7_664_526),
+        "R-TOPUP": (RUN_DAY, 1, 7_664_527, 0),
+        # 25,250,000 + 504,833 + 3,021,000 = 28,775,833 paid of 10**12.
+        "R-REST": (LATER, 3, 28_775_833, 999_971_224_167),
+    }
+    paid = [e for e in await lane.events("claims.paid") if isinstance(e, ClaimPaid)]
+    assert len(paid) == 5
+    got = {
+        e.claim_id: (e.payload.payment_run_id, e.payload.penalty, e.payload.total_paid, e.payload.days_late,
+                     e.payload.paid_on)
+        for e in paid
+    }  # fmt: skip
+    assert got == EXPECTED_PAID
+    assert {e.claim_id: e.payload.approved_amount for e in paid} == {c: a for c, a, _, _ in MIXED}
+    # Penalties 20,000 + 10,206 + 250,000 + 4,833 + 21,000 = 306,039 on top of 48,154,321 owed.
+    async with payments_db.acquire() as conn:
+        balances = await account_balances(conn)
+    assert balances == {
+        "asset:cash:bpjs": -48_460_360,
+        "expense:claims:fkrtl": 48_154_321,
+        "expense:late-penalty": 306_039,
+        "liability:payable:0301R001": 0,
+    }
 
 
 async def test_replaying_every_input_and_rerunning_a_run_id_pays_nothing_twice_and_the_ledger_balances(
@@ -210,6 +254,8 @@ async def test_replaying_every_input_and_rerunning_a_run_id_pays_nothing_twice_a
         await eventually(lambda: run_applied(payments_db, "R-MARKER"))
         await eventually(lambda: _dead_letters(lane, 2))
         await eventually(lambda: _applied(payments_db, again_correction.event_id))  # both copies handled
+        # Resent events keep their event ids and leave no trace in the inbox: wait for the commits past them.
+        await eventually(lambda: lane.consumed(spec))
     assert await payments_db.fetchval("SELECT count(*) FROM payables") == 100
     assert await payments_db.fetchval("SELECT count(*) FROM payments") == 100
     paid = [e for e in await lane.events("claims.paid") if isinstance(e, ClaimPaid)]
@@ -256,8 +302,8 @@ async def test_overdue_notices_once_then_each_working_day_with_the_accrued_penal
     overdue = [e for e in await lane.events("payments.overdue") if isinstance(e, PaymentOverdue)]
     # 17 Mar once (checked twice), 18 Mar (cuti bersama: not a working day, no notice), 25 Mar.
     assert [e.payload.as_of for e in overdue] == [date(2026, 3, 17), date(2026, 3, 25)]
-    for e in overdue:
-        assert e.payload.accrued_penalty == late_penalty(AMOUNT, date(2026, 3, 16), e.payload.as_of, "daily_pro_rata")
+    # 7,654,321 x 1 % = 76,543.21 a month: 1 day -> 2,551.44 -> 2,551; 9 days -> 22,962.96 -> 22,963.
+    assert [(e.payload.days_late, e.payload.accrued_penalty) for e in overdue] == [(1, 2_551), (9, 22_963)]
     warnings = [
         e for e in await lane.events("payments.deadline-approaching") if isinstance(e, PaymentDeadlineApproaching)
     ]
