@@ -203,6 +203,10 @@ from shared import cli_dlq  # noqa: E402  (imports this module's endpoints() laz
 
 cli_dlq.register(app)
 
+from shared.cli_outbox import outbox_app  # noqa: E402
+
+app.add_typer(outbox_app, name="outbox")
+
 
 def main() -> None:
     """Console-script entry point."""

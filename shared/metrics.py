@@ -18,3 +18,12 @@ DLQ_REDRIVEN_APPLIED = Counter(
 BATCHES_ISOLATED = Counter(
     "batches_isolated", "Batches re-run event by event after a non-transient failure", ["consumer"]
 )
+OUTBOX_RELAY_ERRORS = Counter(
+    "outbox_relay_errors",
+    "Relay failures: permanent (one per row quarantined), transient (one per round retried)",
+    ["schema", "kind"],
+)
+OUTBOX_QUARANTINED = Gauge("outbox_quarantined", "Outbox rows the broker refused, set aside until retried", ["schema"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_age_seconds", "Age of the oldest outbox row waiting to be published (0: none)", ["schema"]
+)

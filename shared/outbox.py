@@ -16,6 +16,8 @@ import asyncio
 import base64
 import contextlib
 import json
+import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +25,10 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 
 from shared import metrics
-from shared.db import Conn, advisory_key
+from shared.db import Conn, advisory_key, quote_ident
 from shared.events import Envelope, encode_event
 
 log = structlog.get_logger(__name__)
@@ -165,8 +168,118 @@ class Tx:
         await write_rows(self.conn, self.schema, rows_out)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# The relay. What the broker (or the producer, before sending) refuses for good for one row: sending the
+# same bytes to the same topic again cannot succeed, so the row is quarantined and the relay goes on.
+# Anything else (broker down, timeouts, leader elections, an error not listed) is transient: the round is
+# retried with backoff and nothing after the failed row overtakes it; /health/live reports a relay that
+# stops making progress, so an unforeseen refusal that keeps failing is seen, not silent.
+PERMANENT_REFUSALS: tuple[type[BaseException], ...] = (
+    kafka_errors.MessageSizeTooLargeError,  # over the producer's max_request_size or the broker's message.max.bytes
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    kafka_errors.InvalidTopicError,
+    kafka_errors.UnknownTopicOrPartitionError,  # from send(): the metadata wait (request_timeout_ms) is spent
+    kafka_errors.TopicAuthorizationFailedError,
+    kafka_errors.CorruptRecordException,
+    kafka_errors.InvalidTimestampError,
+    kafka_errors.UnsupportedForMessageFormatError,
+    kafka_errors.PolicyViolationError,
+)
+# Kafka's rule for topic names; checked before sending, because the producer would otherwise wait out
+# request_timeout_ms on metadata for a name the broker can never create.
+LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+# The leader's PostgreSQL session. The relay's leadership is a session advisory lock: it ends when the
+# server ends the session, so the server must notice a half-open connection (relay host gone, network cut)
+# quickly. Keepalives: after 10 s of silence the server probes every 5 s and drops the session after 3
+# unanswered probes (25 s); data it sends unacknowledged for 20 s (tcp_user_timeout) also ends it. A standby
+# polls the lock every 2 s, so it leads within about 30 s of the cut. The statement and idle-in-transaction
+# timeouts end a session whose relay hangs: no relay statement takes seconds, and a round holds its
+# transaction at most ROUND_BUDGET_S (60 s) while it waits for the broker.
+LEADER_SESSION = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "20000",
+    "statement_timeout": "15s",
+    "idle_in_transaction_session_timeout": "90s",
+}
+COMMAND_TIMEOUT_S = 20.0  # client side: a query the server never answers fails, and the relay stands down
+STANDBY_POLL_S = 2.0
+SEND_BUDGET_S = 20.0  # a round starts no new send after this (the rest waits for the next round)
+ROUND_BUDGET_S = 60.0  # nor waits for acknowledgements past this (what is unacknowledged is sent again)
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
+
+_SELECT_PUBLISHABLE = """
+SELECT id, topic, key, value, headers::text AS headers FROM outbox o
+WHERE sent_at IS NULL AND failed_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM outbox q
+                  WHERE q.sent_at IS NULL AND q.failed_at IS NOT NULL
+                    AND q.topic = o.topic AND q.key = o.key AND q.id < o.id)
+ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"""
+
+_STATS = """
+SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL) AS backlog,
+       (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NOT NULL) AS quarantined,
+       (SELECT extract(epoch FROM now() - created_at) FROM outbox
+         WHERE sent_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT 1) AS oldest_age_s"""
+
+
+def backoff_s(failures: int) -> float:
+    """Delay before the next try after `failures` failed ones in a row: 0.5 s doubling, at most 30 s."""
+    return float(min(BACKOFF_FIRST_S * 2 ** max(failures - 1, 0), BACKOFF_MAX_S))
+
+
+def is_permanent_refusal(exc: BaseException) -> bool:
+    """Whether the broker (or the producer) refuses this one row for good."""
+    return isinstance(exc, PERMANENT_REFUSALS)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+@dataclass
+class RoundResult:
+    """What one relay round did: rows acknowledged, rows quarantined, and the transient failure if any."""
+
+    fetched: int = 0
+    published: int = 0
+    quarantined: int = 0
+    transient: BaseException | None = None
+
+    @property
+    def progressed(self) -> bool:
+        """Caught up, or moved at least one row on (published or set aside)."""
+        return self.fetched == 0 or self.published + self.quarantined > 0
+
+
+@dataclass
+class _Outcomes:
+    """Per row id: None when acknowledged, else the exception that stopped it; rows absent were not tried."""
+
+    by_id: dict[int, BaseException | None] = field(default_factory=dict)
+    answered_by_broker: set[int] = field(default_factory=set)  # refusals the broker sent (batch-wide)
+
+    def acked(self) -> list[int]:
+        return sorted(i for i, e in self.by_id.items() if e is None)
+
+    def failed(self) -> dict[int, BaseException]:
+        return {i: e for i, e in sorted(self.by_id.items()) if e is not None}
+
+
 class OutboxRelay:
-    """Publishes a schema's outbox rows to the broker, in id order, marking them after the ack."""
+    """Publishes a schema's outbox rows to the broker, in id order, marking them after the ack.
+
+    A row the broker refuses for good (PERMANENT_REFUSALS) is quarantined (`failed_at`, `error`) and the
+    round goes on with the later rows, so one row never stops the relay. Per-claim order: the later rows of
+    a quarantined row's topic and key are held back until the row is retried (`claimsctl outbox retry`),
+    then go out after it. Holding is the rule because publishing them would make the consumers apply a
+    claim's events out of order with no way back (a pended notice after the verification, say); the hold
+    costs only that claim on that topic, every other row keeps flowing. (topic, key) is exactly what Kafka
+    orders by, so a quarantined dead letter never holds the claim's real events on another topic.
+    """
 
     def __init__(
         self,
@@ -189,6 +302,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._progress_at: float | None = None  # monotonic time of the leader's last progress
+        self._reconnects = 0  # failed sessions in a row, for the backoff
         self.is_leader = False
 
     def start(self) -> None:
@@ -204,6 +319,12 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def stalled_for(self, now: float | None = None) -> float | None:
+        """Seconds since the leading relay last caught up or moved a row on; None while it stands by."""
+        if not self.is_leader or self._progress_at is None:
+            return None
+        return (time.monotonic() if now is None else now) - self._progress_at
+
     async def _run(self) -> None:
         while not self._stopping:
             try:
@@ -212,22 +333,35 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # the relay must outlive a database or broker outage
                 self.is_leader = False
-                log.warning("outbox relay error, retrying", schema=self._schema, error=repr(exc))
-                await asyncio.sleep(1.0)
+                self._progress_at = None
+                self._reconnects += 1
+                delay = backoff_s(self._reconnects)
+                log.warning("outbox relay error, reconnecting", schema=self._schema, error=repr(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
 
     async def _lead_and_publish(self) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(
-            self._dsn, server_settings={"search_path": f'"{self._schema}",public'}
-        )
+        conn = await leader_session(self._dsn, self._schema)
         try:
             lock = advisory_key(f"relay:{self._schema}")
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):  # noqa: ASYNC110
-                await asyncio.sleep(2.0)  # another instance's relay leads: stand by
+                await asyncio.sleep(STANDBY_POLL_S)  # another instance's relay leads: stand by
+            self._progress_at = time.monotonic()
+            self._reconnects = 0
             self.is_leader = True
+            log.info("outbox relay leads", schema=self._schema)
             await conn.add_listener(notify_channel(self._schema), self._on_notify)
+            failures = 0
             while not self._stopping:
-                published = await self.publish_once(conn)
-                if published < self._batch:
+                result = await self.publish_round(conn)
+                if result.transient is not None:
+                    failures += 1
+                    delay = backoff_s(failures)
+                    log.warning("outbox relay: broker failed, retrying", schema=self._schema,
+                                error=repr(result.transient), retry_in_s=delay)  # fmt: skip
+                    await asyncio.sleep(delay)
+                    continue
+                failures = 0
+                if result.fetched < self._batch:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self._poll)
@@ -240,35 +374,165 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_once(self, conn: Conn) -> int:
-        """One round: publish up to `batch` unsent rows and mark them sent after the broker's ack."""
+        """One round; the number of rows published (see `publish_round`)."""
+        return (await self.publish_round(conn)).published
+
+    async def publish_round(self, conn: Conn) -> RoundResult:
+        """Publish up to `batch` rows, mark the acknowledged ones sent and quarantine what is refused for good.
+
+        The outbox gauges are recomputed afterwards with a separate query, also when the round failed.
+        """
+        try:
+            result = await self._round(conn)
+        except Exception:
+            await self._refresh_gauges(conn)
+            raise
+        if result.progressed:
+            self._progress_at = time.monotonic()
+        if result.published:
+            metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(result.published)
+        if result.quarantined:
+            metrics.OUTBOX_RELAY_ERRORS.labels(self._schema, "permanent").inc(result.quarantined)
+        if result.transient is not None:
+            metrics.OUTBOX_RELAY_ERRORS.labels(self._schema, "transient").inc()
+        await self._refresh_gauges(conn)
+        return result
+
+    async def _round(self, conn: Conn) -> RoundResult:
         async with conn.transaction():
-            rows = await conn.fetch(
-                """SELECT id, topic, key, value, headers::text AS headers FROM outbox
-                   WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                self._batch,
-            )
+            rows = await conn.fetch(_SELECT_PUBLISHABLE, self._batch)
             if not rows:
-                metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
-                return 0
-            futures = [
-                await self._producer.send(
-                    self._prefix + r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
+                return RoundResult()
+            deadline = time.monotonic() + ROUND_BUDGET_S
+            outcomes = await self._send(rows, deadline)
+            await self._isolate_refused(rows, outcomes, deadline)
+            acked, failed = outcomes.acked(), outcomes.failed()
+            if self._after_publish is not None and acked:
+                self._after_publish(acked)
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", acked)
+            if failed:
+                await conn.execute(
+                    """UPDATE outbox o SET attempts = o.attempts + 1, error = u.error,
+                              failed_at = CASE WHEN u.permanent THEN now() END
+                       FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS u(id, error, permanent)
+                       WHERE o.id = u.id""",
+                    list(failed),
+                    [_error_text(e) for e in failed.values()],
+                    [is_permanent_refusal(e) for e in failed.values()],
                 )
-                for r in rows
-            ]
-            await asyncio.gather(*futures)  # every row acknowledged by the broker
-            ids = [r["id"] for r in rows]
-            if self._after_publish is not None:
-                self._after_publish(ids)
-            await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
-        metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(len(rows))
-        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-        metrics.OUTBOX_BACKLOG.labels(self._schema).set(backlog)
-        return len(rows)
+        quarantined = {i: e for i, e in failed.items() if is_permanent_refusal(e)}
+        for row_id, exc in quarantined.items():
+            log.error("outbox row quarantined: the broker refuses it", schema=self._schema, outbox_id=row_id,
+                      error=_error_text(exc))  # fmt: skip
+        transient = next((e for e in failed.values() if not is_permanent_refusal(e)), None)
+        return RoundResult(len(rows), len(acked), len(quarantined), transient)
+
+    async def _send(self, rows: Sequence[asyncpg.Record], deadline: float) -> _Outcomes:
+        """Send rows in id order; a row whose (topic, key) already failed this round is not sent (held)."""
+        outcomes = _Outcomes()
+        futures: dict[int, asyncio.Future[Any]] = {}
+        held: set[tuple[str, bytes]] = set()
+        refused_topics: dict[str, BaseException] = {}
+        send_until = deadline - (ROUND_BUDGET_S - SEND_BUDGET_S)
+        for r in rows:
+            ordering = (r["topic"], r["key"])
+            if r["key"] is not None and ordering in held:
+                continue
+            if time.monotonic() > send_until:
+                break
+            exc = refused_topics.get(r["topic"]) or _topic_refusal(r["topic"])
+            if exc is None:
+                try:
+                    futures[r["id"]] = await self._producer.send(
+                        self._prefix + r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
+                    )
+                    continue
+                except Exception as e:  # refused before sending (size, topic), or the buffer is full
+                    exc = e
+            outcomes.by_id[r["id"]] = exc
+            if r["key"] is not None:
+                held.add(ordering)
+            if not is_permanent_refusal(exc):
+                break  # transient: nothing after it is sent, so nothing overtakes it
+            if isinstance(exc, (kafka_errors.InvalidTopicError, kafka_errors.UnknownTopicOrPartitionError)):
+                refused_topics[r["topic"]] = exc  # the topic's other rows need not wait out the metadata again
+        await _collect(futures, outcomes, deadline)
+        return outcomes
+
+    async def _isolate_refused(self, rows: Sequence[asyncpg.Record], outcomes: _Outcomes, deadline: float) -> None:
+        """The broker refuses a whole batch for one bad record: send each refused row alone, in id order.
+
+        A row the producer refused itself never shared a batch and is not sent again. Only a row refused
+        again on its own is quarantined; the others of its batch are published now.
+        """
+        by_id = {r["id"]: r for r in rows}
+        for row_id, exc in outcomes.failed().items():
+            if not is_permanent_refusal(exc) or row_id not in outcomes.answered_by_broker:
+                continue
+            r = by_id[row_id]
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                    fut = await self._producer.send(
+                        self._prefix + r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
+                    )
+                    await fut
+                outcomes.by_id[row_id] = None
+            except Exception as again:
+                outcomes.by_id[row_id] = again
+
+    async def _refresh_gauges(self, conn: Conn) -> None:
+        """Backlog, quarantined rows and the oldest waiting row's age, in one short query."""
+        try:
+            stats = await conn.fetchrow(_STATS)
+        except Exception as exc:  # the gauges keep their last values while the database is away
+            log.debug("outbox gauges not refreshed", schema=self._schema, error=repr(exc))
+            return
+        assert stats is not None
+        metrics.OUTBOX_BACKLOG.labels(self._schema).set(stats["backlog"])
+        metrics.OUTBOX_QUARANTINED.labels(self._schema).set(stats["quarantined"])
+        metrics.OUTBOX_OLDEST_AGE.labels(self._schema).set(float(stats["oldest_age_s"] or 0))
+
+
+async def leader_session(dsn: str, schema: str) -> asyncpg.Connection:
+    """The relay's own connection: keepalives and timeouts of LEADER_SESSION, named in pg_stat_activity."""
+    conn: asyncpg.Connection = await asyncpg.connect(
+        dsn,
+        command_timeout=COMMAND_TIMEOUT_S,
+        server_settings={
+            "search_path": f"{quote_ident(schema)},public",
+            "application_name": f"relay:{schema}",  # whose session holds the relay lock
+            **LEADER_SESSION,
+        },
+    )
+    return conn
+
+
+def _topic_refusal(topic: str) -> BaseException | None:
+    if LEGAL_TOPIC.fullmatch(topic) and topic not in (".", ".."):
+        return None
+    refusal: BaseException = kafka_errors.InvalidTopicError(
+        f"topic {topic!r} is not a legal Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)"
+    )
+    return refusal
+
+
+async def _collect(futures: dict[int, asyncio.Future[Any]], outcomes: _Outcomes, deadline: float) -> None:
+    """Wait for the broker's answers until `deadline`."""
+    if not futures:
+        return
+    await asyncio.wait(futures.values(), timeout=max(deadline - time.monotonic(), 0.001))
+    for row_id, fut in futures.items():
+        if not fut.done():
+            outcomes.by_id[row_id] = TimeoutError(f"no acknowledgement within {ROUND_BUDGET_S:.0f} s")
+            continue
+        exc = fut.exception()
+        if exc is not None:
+            outcomes.answered_by_broker.add(row_id)
+        outcomes.by_id[row_id] = exc
 
 
 async def purge_sent(conn: Conn, older_than_days: int = 7) -> int:
-    """Delete rows published more than `older_than_days` ago (the broker and the state keep the history)."""
+    """Delete rows published more than `older_than_days` ago (quarantined rows stay until retried and sent)."""
     status: str = await conn.execute(
         "DELETE FROM outbox WHERE sent_at < now() - make_interval(days => $1)", older_than_days
     )

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,8 @@ class ServiceRuntime:
         self.processors: dict[str, BatchProcessor] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._failures: dict[str, int] = {}
+        # consumer → when the batch it holds began waiting to be applied (cleared once one is applied)
+        self._waiting_since: dict[str, float] = {}
         for consumes in spec.consumes:
             self._subscribe(consumes)
 
@@ -147,6 +150,7 @@ class ServiceRuntime:
     async def handle_batch(self, name: str, message: KafkaMessage) -> None:
         """Apply a batch, then commit its offsets; on failure rewind so nothing is committed past it."""
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        self._waiting_since.setdefault(name, time.monotonic())
         try:
             await self.processors[name].process(records)
         except Exception as exc:
@@ -158,6 +162,7 @@ class ServiceRuntime:
             await message.nack()
             return
         self._failures[name] = 0
+        self._waiting_since.pop(name, None)
         try:
             await message.ack()
         except Exception as exc:  # e.g. a rebalance revoked the partitions: the inbox absorbs the redelivery
@@ -208,6 +213,24 @@ class ServiceRuntime:
             await self.ctx.producer.stop()
             await self.ctx.pool.close()
         log.info("service stopped", service=self.spec.name)
+
+    def stalled(self, now: float | None = None) -> list[dict[str, Any]]:
+        """The parts that have had work waiting without progress for SERVICE_STALL_AFTER_S (none: live).
+
+        The leading relay is stalled when no round has published, quarantined or found nothing to do for
+        that long (a standby relay never is); a consumer when the batch it holds has not been applied for
+        that long (failing and redelivered, or hung). No I/O: the parts keep their own timestamps.
+        """
+        now = time.monotonic() if now is None else now
+        limit = self.settings.service.stall_after_s
+        found: list[dict[str, Any]] = []
+        relay_idle = self.relay.stalled_for(now) if self.relay is not None else None
+        if relay_idle is not None and relay_idle > limit:
+            found.append({"part": "outbox-relay", "schema": self.spec.schema, "no_progress_for_s": round(relay_idle)})
+        for name, since in sorted(self._waiting_since.items()):
+            if now - since > limit:
+                found.append({"part": "consumer", "consumer": name, "no_progress_for_s": round(now - since)})
+        return found
 
     async def ready(self) -> dict[str, bool]:
         """Readiness: the database answers and the broker answers."""
@@ -275,6 +298,15 @@ async def _forever(task: Callable[[ServiceContext], Awaitable[None]], ctx: Servi
             await asyncio.sleep(1.0)
 
 
+def liveness_response(runtime: ServiceRuntime) -> AsgiResponse:
+    """200 while every part makes progress; 503 naming each stalled part (a restart may cure it)."""
+    stalled = runtime.stalled()
+    body = {"status": "stalled", "stalled": stalled} if stalled else {"status": "live"}
+    return AsgiResponse(
+        json.dumps(body).encode(), 503 if stalled else 200, headers={"content-type": "application/json"}
+    )
+
+
 def build_app(spec: ServiceSpec, settings: Settings | None = None) -> AsgiFastStream:
     """The ASGI + FastStream application of one service."""
     settings = settings or get_settings()
@@ -283,7 +315,7 @@ def build_app(spec: ServiceSpec, settings: Settings | None = None) -> AsgiFastSt
 
     @get
     async def live(scope: Any) -> AsgiResponse:
-        return AsgiResponse(b'{"status":"live"}', 200, headers={"content-type": "application/json"})
+        return liveness_response(runtime)
 
     @get
     async def ready(scope: Any) -> AsgiResponse:

@@ -100,6 +100,12 @@ class ServiceSettings(BaseSettings):
     retry_attempts: int = Field(default=5, description="Transient failures retried this often before giving up")
     retry_base_delay_s: float = Field(default=0.2, description="First backoff delay, doubled each attempt")
     outbox_batch: int = Field(default=500, description="Outbox rows published per relay round")
+    stall_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="/health/live fails when the leading relay or a consumer has had work waiting this long "
+        "without progress",
+    )
 
 
 class Settings(BaseSettings):
