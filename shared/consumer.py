@@ -35,28 +35,19 @@ import structlog
 from pydantic import ValidationError
 
 from shared import metrics, topics
+from shared.checks import Check, Refusal
 from shared.clock import Clock, RealClock
 from shared.db import Conn
 from shared.events import Envelope, parse_event
 from shared.inbox import claim_new
 from shared.outbox import DEFAULT_MAX_OUTPUT_BYTES, OutboxRow, OutputTooLarge, Tx, headers_json
+from shared.producers import check_producer
 from shared.topics import dlq_topic
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Tx, Envelope], Awaitable[None]]
 
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why an event that parsed must still have no effect (an unauthorised producer, a bad signature)."""
-
-    code: str
-    reason: str
-
-
-# Checks run on every decoded event before it reaches the inbox or a handler; a refusal dead-letters it.
-Check = Callable[["Record", Envelope], "Refusal | None"]
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,  # includes ConnectionError: the database or broker went away
@@ -295,7 +286,8 @@ class BatchProcessor:
         self.clock: Clock = clock or RealClock()
         self.max_record_bytes = max_record_bytes
         self.max_output_bytes = max_output_bytes
-        self.checks = tuple(checks)
+        # The producer check always runs: it is the kernel's own defence, not a service's choice.
+        self.checks = (check_producer, *checks)
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; raises only when transient failures outlast the retry budget."""

@@ -63,3 +63,25 @@ def all_topics() -> tuple[TopicSpec, ...]:
     """Every event topic and its dead-letter topic (DLQs get 1 partition: low volume, kept in order)."""
     dlqs = tuple(TopicSpec(dlq_topic(t.name), 1, DLQ_RETENTION_DAYS) for t in EVENT_TOPICS)
     return EVENT_TOPICS + dlqs
+
+
+# Who may produce on each topic: the kernel dead-letters anything else as `unauthorized-producer`
+# (defence in depth behind the broker's ACLs). HOSPITAL means `hospital:<kode_rs>` of the payload's own
+# hospital. Command topics are open to any producer here: commands are checked by operator signature.
+HOSPITAL = "hospital"
+ALLOWED_PRODUCERS: dict[str, frozenset[str]] = {
+    CLAIMS_SUBMITTED: frozenset({HOSPITAL}),
+    CLAIMS_DISPUTED: frozenset({HOSPITAL}),
+    CLAIMS_GROUPED: frozenset({"grouper"}),
+    CLAIMS_REJECTED: frozenset({"grouper", "verifier"}),
+    CLAIMS_PENDED: frozenset({"verifier"}),
+    CLAIMS_VERIFIED: frozenset({"verifier"}),
+    CLAIMS_DISPUTE_RESOLVED: frozenset({"verifier"}),
+    CLAIMS_REMINDERS: frozenset({"verifier"}),
+    CLAIMS_PAID: frozenset({"payments"}),
+    PAYMENTS_OVERDUE: frozenset({"payments"}),
+    PAYMENTS_DEADLINE_APPROACHING: frozenset({"payments"}),
+    CAPITATION_PAID: frozenset({"payments"}),
+    # The membership system, and `claimsctl participants import` for a branch's CSV.
+    PARTICIPANTS_CHANGED: frozenset({"membership", "claimsctl"}),
+}

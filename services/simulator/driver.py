@@ -183,7 +183,7 @@ class Simulation:
 
     def _member(self, payload: object) -> ParticipantChanged:
         return ParticipantChanged(
-            occurred_at=self.clock.now(), correlation_id=uuid.uuid4(), producer="simulator:membership",
+            occurred_at=self.clock.now(), correlation_id=uuid.uuid4(), producer="membership",
             payload=payload,
         )  # fmt: skip
 
