@@ -14,11 +14,15 @@ from datetime import datetime
 from typing import Any, TypeAlias
 
 from services.notifier.domain.routing import DEAD_LETTER_ARRIVED, DELIVERY_FAILED
+from shared.escaping import escape_bytes, escape_text
 from shared.events import Envelope
 
 # Namespace of the notifier's own alert ids (uuid5): the same record or failure, the same id.
 ALERT_NAMESPACE = uuid.UUID("6f1c3c1e-4a8b-5d8e-9a57-0e6c7b1f4a21")
 PREVIEW_BYTES = 500
+HEADER_BYTES = 4096  # the kernel's dlq.reason is at most 4,000 characters
+KEY_BYTES = 512
+MAX_HEADERS = 64
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,29 @@ class DeadLetterArrival:
         cls, topic: str, partition: int, offset: int, timestamp_ms: int, key: bytes | None, value: bytes | None,
         headers: Any, received_at: datetime,
     ) -> DeadLetterArrival:  # fmt: skip
-        """From a raw Kafka record; undecodable bytes are shown escaped."""
-        decoded = {str(k): (v or b"").decode("utf-8", "backslashreplace") for k, v in headers or ()}
+        """From a raw Kafka record: whatever its bytes, every text is safe to store, send and show.
+
+        Invalid UTF-8 becomes `\\xff`, NUL and other control characters `\\x00` (PostgreSQL text refuses
+        NUL), and sizes are bounded: a header value to HEADER_BYTES, at most MAX_HEADERS headers.
+        """
+        items = list(headers or ())
+        # The kernel's dlq.* headers come last and always count: a sender's many headers cannot push them out.
+        kernel = [(k, v) for k, v in items if str(k).startswith("dlq.")]
+        own = [(k, v) for k, v in items if not str(k).startswith("dlq.")]
+        decoded = {escape_text(str(k), 200): escape_bytes(v, HEADER_BYTES, keep="\t\n") for k, v in own[:MAX_HEADERS]}
+        if len(own) > MAX_HEADERS:
+            decoded["…"] = f"{len(own) - MAX_HEADERS} more headers not shown"
+        decoded.update(
+            (escape_text(str(k), 200), escape_bytes(v, HEADER_BYTES, keep="\t\n")) for k, v in kernel[-MAX_HEADERS:]
+        )
         return cls(
-            topic=topic,
+            topic=escape_text(topic, 300),
             partition=partition,
             offset=offset,
             timestamp_ms=timestamp_ms,
-            key=key.decode("utf-8", "backslashreplace") if key is not None else None,
+            key=escape_bytes(key, KEY_BYTES) if key is not None else None,
             headers=decoded,
-            value_preview=(value or b"")[:PREVIEW_BYTES].decode("utf-8", "backslashreplace"),
+            value_preview=escape_bytes(value, PREVIEW_BYTES, keep="\t\n"),
             received_at=received_at,
         )
 

@@ -5,12 +5,17 @@ so the kernel's consumer cannot decode them: this task reads them with its own c
 group, records each (topic, partition, offset, broker timestamp) once, plans an operator
 alert per operators' subscription in the same transaction, and commits the offsets only
 after that transaction commits. A failed round rewinds to the first record of the batch.
+
+Dead letters are hostile by nature: odd bytes in keys, header names and values and bodies are
+stored and told escaped (shared/escaping.py), and one record that cannot be stored as it is
+is stored in a minimal form instead, so it never blocks the records after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -20,7 +25,9 @@ from services.notifier.adapters import metrics, repository
 from services.notifier.domain.notices import DeadLetterArrival
 from services.notifier.planning import plan
 from shared.clock import Clock
-from shared.db import Pool
+from shared.consumer import is_transient
+from shared.db import Conn, Pool
+from shared.escaping import escape_bytes, escape_text
 
 log = structlog.get_logger(__name__)
 
@@ -63,18 +70,55 @@ async def watch_dead_letters(
 
 
 async def record_arrivals(pool: Pool, schema: str, clock: Clock, records: Sequence[Any]) -> int:
-    """Record each DLQ record once and plan the operators' alerts, in one transaction."""
+    """Record each DLQ record once and plan the operators' alerts, in one transaction.
+
+    Each record has its own savepoint: one that cannot be stored as it is (a bug, a value the database
+    refuses) is stored in a minimal form instead, so it is still told and never holds up the next
+    record. Transient failures (the database went away) fail the whole batch, to be read again.
+    """
     now = clock.now()
     told = 0
     async with pool.acquire() as conn, conn.transaction():
         for rec in records:
-            arrival = DeadLetterArrival.from_record(
-                rec.topic, rec.partition, rec.offset, rec.timestamp, rec.key, rec.value, rec.headers, now
-            )
-            if not await repository.record_dlq_arrival(conn, arrival):
-                continue
-            metrics.DLQ_ARRIVALS.labels(rec.topic).inc()
-            log.error("record dead-lettered", topic=rec.topic, offset=rec.offset, error=arrival.header("dlq.error"),
-                      consumer=arrival.header("dlq.consumer"), claim_id=arrival.key)  # fmt: skip
-            told += await plan(conn, schema, arrival, now)
+            try:
+                async with conn.transaction():  # a savepoint: undo only this record
+                    told += await _record_one(conn, schema, _arrival(rec, now), now)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.error("DLQ record not storable as it is, storing a minimal form", topic=rec.topic,
+                          partition=rec.partition, offset=rec.offset, error=repr(exc)[:1000])  # fmt: skip
+                async with conn.transaction():
+                    told += await _record_one(conn, schema, _minimal(rec, now, exc), now)
     return told
+
+
+async def _record_one(conn: Conn, schema: str, arrival: DeadLetterArrival, now: datetime) -> int:
+    if not await repository.record_dlq_arrival(conn, arrival):
+        return 0  # seen before: a redelivery
+    metrics.DLQ_ARRIVALS.labels(arrival.topic).inc()
+    log.error("record dead-lettered", topic=arrival.topic, offset=arrival.offset, error=arrival.header("dlq.error"),
+              consumer=arrival.header("dlq.consumer"), claim_id=arrival.key)  # fmt: skip
+    return await plan(conn, schema, arrival, now)
+
+
+def _arrival(rec: Any, now: datetime) -> DeadLetterArrival:
+    return DeadLetterArrival.from_record(
+        rec.topic, rec.partition, rec.offset, _timestamp(rec), rec.key, rec.value, rec.headers, now
+    )
+
+
+def _minimal(rec: Any, now: datetime, exc: BaseException) -> DeadLetterArrival:
+    """What is always storable: the coordinates, the kernel's error headers (escaped, short), no body."""
+    kept = [(k, v) for k, v in (rec.headers or ()) if k in ("dlq.error", "dlq.consumer", "dlq.source.topic")]
+    safe = [(escape_text(str(k), 40), escape_bytes(v, 200).encode()) for k, v in kept]
+    reason = f"the notifier could not store this record as it is ({type(exc).__name__}); see its log"
+    return DeadLetterArrival.from_record(
+        escape_text(str(rec.topic), 300), int(rec.partition), int(rec.offset), _timestamp(rec), None, None,
+        [*safe, ("dlq.reason", reason.encode())], now,
+    )  # fmt: skip
+
+
+def _timestamp(rec: Any) -> int:
+    ts = getattr(rec, "timestamp", None)
+    return ts if isinstance(ts, int) else -1
