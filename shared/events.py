@@ -131,7 +131,8 @@ Icd9CmCode = Annotated[
     NO_CONTROL,
     _code_shape(ICD9CM_PATTERN, "ICD-9-CM procedure", "36.06 or 3606"),
 ]
-Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+# [0-9], not \d: the Rust regex's \d matches the digits of every script.
+Month = Annotated[str, Field(max_length=7, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 
 ClaimId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")]
 Rupiah = Annotated[int, Field(ge=-MAX_RUPIAH, le=MAX_RUPIAH, description="Whole rupiah (IDR has no minor unit)")]
