@@ -181,6 +181,9 @@ def migrate() -> None:
     for spec in SERVICES():
         applied = asyncio.run(db.migrate(dsn, spec.schema, *([spec.migrations] if spec.migrations else [])))
         typer.echo(f"{spec.name}: {len(applied)} migration(s) applied")
+    from shared.dlq import apply_audit_migrations
+
+    typer.echo(f"claimsctl audit (schema ops): {len(asyncio.run(apply_audit_migrations(dsn)))} migration(s) applied")
 
 
 def _register_services() -> None:

@@ -205,7 +205,7 @@ def parse_id(text: str, offset: int | None = None) -> tuple[str, int, int]:
 # --------------------------------------------------------------------------- the audit (schema ops)
 
 
-async def migrate_audit(conn: asyncpg.Connection[Any]) -> None:
+async def migrate_audit(conn: asyncpg.Connection[Any]) -> list[str]:
     """Create claimsctl's audit schema and apply its numbered migrations once (serialised across operators)."""
     schema = quote_ident(AUDIT_SCHEMA)
     await conn.execute("SELECT pg_advisory_lock($1)", advisory_key(f"migrate:{AUDIT_SCHEMA}"))
@@ -216,13 +216,25 @@ async def migrate_audit(conn: asyncpg.Connection[Any]) -> None:
             "DEFAULT now())"
         )
         done = {r["id"] for r in await conn.fetch(f"SELECT id FROM {schema}.schema_migrations")}
+        applied: list[str] = []
         for mid, path in migration_files(AUDIT_MIGRATIONS):
             if mid not in done:
                 async with conn.transaction():
                     await conn.execute(path.read_text())
                     await conn.execute(f"INSERT INTO {schema}.schema_migrations (id) VALUES ($1)", mid)
+                applied.append(mid)
+        return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", advisory_key(f"migrate:{AUDIT_SCHEMA}"))
+
+
+async def apply_audit_migrations(dsn: str) -> list[str]:
+    """`claimsctl migrate`: the audit schema too, so an operator's role need not create it."""
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, server_settings={"search_path": AUDIT_SCHEMA})
+    try:
+        return await migrate_audit(conn)
+    finally:
+        await conn.close()
 
 
 async def connect_audit(dsn: str) -> asyncpg.Connection[Any]:

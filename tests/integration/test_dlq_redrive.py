@@ -255,3 +255,15 @@ async def _redrive_id(pool: asyncpg.Pool, dlq: str) -> uuid.UUID:
         "SELECT DISTINCT redrive_id FROM ops.dlq_redrives WHERE dlq_topic = $1 AND NOT dry_run", dlq
     )
     return found
+
+
+async def test_claimsctl_migrate_creates_the_audit_schema_once(stack: Stack) -> None:
+    from shared.dlq import apply_audit_migrations
+
+    await apply_audit_migrations(stack.database_url)  # first use, here or by an earlier test
+    assert await apply_audit_migrations(stack.database_url) == []  # nothing left to apply
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('ops.dlq_redrives') IS NOT NULL")
+    finally:
+        await conn.close()
