@@ -463,7 +463,11 @@ class OutboxRelay:
         """The broker refuses a whole batch for one bad record: send each refused row alone, in id order.
 
         A row the producer refused itself never shared a batch and is not sent again. Only a row refused
-        again on its own is quarantined; the others of its batch are published now.
+        again on its own is quarantined; the others of its batch are published now. Left as a limit: a
+        later row of the same key in a later batch may have been accepted meanwhile. The producer refuses
+        an oversized record itself, before it shares a batch, as long as its max_request_size (1 MiB) is
+        not above the broker's message.max.bytes (Kafka's default is 1 MiB + 12 bytes), so this path is
+        for refusals the producer cannot foresee.
         """
         by_id = {r["id"]: r for r in rows}
         for row_id, exc in outcomes.failed().items():
