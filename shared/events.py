@@ -119,6 +119,8 @@ ShortText = Annotated[str, _text(200), FREE_TEXT_CONTROL]
 # What a person writes: notes, dispute and correction reasons, reason messages.
 FreeText = Annotated[str, _text(2000), FREE_TEXT_CONTROL]
 RequiredFreeText = Annotated[str, _text(2000, min_length=1), FREE_TEXT_CONTROL]
+# A reason's message: the rule's text, then a detail that may quote a reviewer's whole note.
+ReasonText = Annotated[str, _text(4000), FREE_TEXT_CONTROL]
 Icd10Code = Annotated[
     str,
     Field(max_length=ICD_MAX_LENGTH, json_schema_extra={"pattern": "^" + ICD10_PATTERN.pattern + "$"}),
@@ -264,8 +266,8 @@ class Reason(Contract):
 
     code: Identifier = Field(description="Stable reason code, e.g. G-ICD-UNKNOWN, V-DOC-CONSENT")
     field: Name | None = Field(default=None, description="The claim field the reason is about")
-    message_id: FreeText = Field(description="Message in Indonesian")
-    message_en: FreeText = Field(description="Message in English")
+    message_id: ReasonText = Field(description="Message in Indonesian")
+    message_en: ReasonText = Field(description="Message in English")
 
 
 # --------------------------------------------------------------------------- grouping

@@ -440,7 +440,7 @@ class OutboxRelay:
                 continue
             if time.monotonic() > send_until:
                 break
-            exc = refused_topics.get(r["topic"]) or _topic_refusal(r["topic"])
+            exc = refused_topics.get(r["topic"]) or topic_refusal(r["topic"])
             if exc is None:
                 try:
                     futures[r["id"]] = await self._producer.send(
@@ -511,7 +511,8 @@ async def leader_session(dsn: str, schema: str) -> asyncpg.Connection:
     return conn
 
 
-def _topic_refusal(topic: str) -> BaseException | None:
+def topic_refusal(topic: str) -> BaseException | None:
+    """The refusal of a topic name Kafka cannot have (checked before sending), else None."""
     if LEGAL_TOPIC.fullmatch(topic) and topic not in (".", ".."):
         return None
     refusal: BaseException = kafka_errors.InvalidTopicError(

@@ -306,7 +306,7 @@ def test_an_over_long_string_in_any_field_is_refused_naming_its_maximum(cls: typ
         ("ClaimSubmitted", ("payload", "claim", "documents", 0, "ref"), 200),
         ("ClaimSubmitted", ("producer",), 64),
         ("ClaimDisputed", ("payload", "reason"), 2000),
-        ("ClaimRejected", ("payload", "reasons", 0, "message_en"), 2000),
+        ("ClaimRejected", ("payload", "reasons", 0, "message_en"), 4000),
         ("ClaimGrouped", ("payload", "grouping", "cbg_description"), 200),
         ("ReviewDecisionRequested", ("payload", "reviewer"), 200),
         ("PaymentRunRequested", ("payload", "run_id"), 64),
@@ -448,3 +448,51 @@ def test_capitation_indicators_must_be_finite(raw: str) -> None:
     assert [(e["loc"][-1], e["msg"]) for e in err.value.errors()] == [
         ("contact_rate_per_mille", "Input should be a finite number")
     ]
+
+
+def test_the_grouper_s_longest_rejection_fits_the_contract() -> None:
+    from datetime import date
+
+    from services.grouper.domain import Rejected, group_claim, load_grouper_tables
+    from shared.events import ClaimData, ClaimRejectedPayload, ProcedureEntry, TarifRS
+
+    claim = ClaimData(
+        nomor_sep="bad",
+        nomor_kartu="123",
+        kode_rs="bad",
+        kelas_rs="E",
+        regional_tarif=7,
+        tgl_lahir=date(2023, 5, 9),
+        gender=1,
+        tgl_masuk=date(2023, 5, 4),
+        tgl_pulang=date(2023, 5, 1),
+        jenis_rawat=3,
+        kelas_rawat=9,
+        birth_weight=1,
+        upgrade_class_ind=True,
+        diagnosa=["K99.9"] * 30,  # every list at its bound, every item wrong and repeated
+        procedure=[ProcedureEntry(code="47.98")] * 30,
+        special_cmg=["ZZ99"] * 10,
+        tarif_rs=TarifRS(**{f: -1 for f in TarifRS.model_fields}),
+        coder_nik="1",
+    )
+    outcome = group_claim(claim, load_grouper_tables())
+    assert isinstance(outcome, Rejected)
+    # 5 identifier + 5 episode + 19 bill + 59 diagnosis + 59 procedure + 1 upgrade + 10 special CMG reasons
+    assert len(outcome.reasons) == 158
+    ClaimRejectedPayload(
+        revision=0,
+        stage="grouper",
+        nomor_sep="bad",
+        kode_rs="bad",
+        rejected_on=date(2023, 5, 9),
+        reasons=outcome.reasons,
+    )
+
+
+def test_a_reviewer_s_longest_note_fits_in_the_verifier_s_reason() -> None:
+    from services.verifier.domain.rulebook import reason
+
+    note = "catatan " * 250  # 2000 characters, the most a ReviewDecisionRequested note holds
+    why = reason("V-REVIEW-ADJUST", detail=note)
+    assert why.message_en.endswith(f" ({note})")
