@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.local import Stack
+from shared import metrics
 from shared.consumer import Handler
 from shared.events import Envelope, encode_event
 from shared.outbox import Tx
@@ -151,12 +152,14 @@ async def test_a_dead_letter_from_a_fixed_bug_is_redriven_and_applied_exactly_on
         await eventually(lambda: covered(stack, group, source, 7))  # both republished records consumed
         assert await effects(pool, x) == 1  # the fixed bug's event: applied once
         assert await effects(pool, y) == 1  # applied meanwhile: the inbox skipped the redriven copy
+        assert _redriven_applied(f"applier-{schema}") == 1.0  # counted by the consumer: X, not the skipped Y
 
         code, out = await claimsctl(stack, prefix, "dlq", "redrive", "--topic", TOPIC, "--by", "budi")
         assert code == 0, out
         assert summary(out)["already-redriven"] == 2 and summary(out)["redriven"] == 0, out
         assert f"{TOPIC}.dlq:0 already redriven (event {x.event_id}): by ani at" in out
         assert len(await read_all(stack.bootstrap_servers, source)) == 7  # nothing more republished
+        assert _redriven_applied(f"applier-{schema}") == 1.0
 
     assert [await effects(pool, e) for e in (before, x, y, after)] == [1, 1, 1, 1]
     redriven = [r for r in await read_all(stack.bootstrap_servers, source) if "redrive.id" in dict(r.headers)]
@@ -244,6 +247,10 @@ async def test_dlq_list_and_show_escape_what_the_sender_wrote(stack: Stack, sche
     assert code == 0 and "no dead letters match" in out
     code, out = await claimsctl(stack, prefix, "dlq", "show", f"{TOPIC}.dlq:5")
     assert code == 1 and f"no dead letter {TOPIC}.dlq:5" in out
+
+
+def _redriven_applied(consumer: str) -> float | None:
+    return metrics.registry.get_sample_value("dlq_redriven_applied_total", {"consumer": consumer})
 
 
 async def _size(stack: Stack, topic: str, n: int) -> bool:
