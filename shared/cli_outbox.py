@@ -13,6 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import typer
 
 from shared.db import Conn
@@ -55,7 +56,11 @@ def _on_schema(schema: str, work: Callable[[Conn], Awaitable[T]]) -> T:
         finally:
             await pool.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
+        typer.echo(f"error: schema {schema!r}: no quarantine-ready outbox ({exc}); run `claimsctl migrate`", err=True)
+        raise typer.Exit(2) from exc
 
 
 async def quarantined(conn: Conn) -> list[dict[str, Any]]:
