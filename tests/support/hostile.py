@@ -20,7 +20,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import BaseModel
 
-from shared.events import Envelope, event_type_name
+from shared.events import EVENT_TYPES, Envelope, event_type_name
 from shared.runtime import ServiceSpec
 from shared.services import SERVICES
 from tests.support.factories import example
@@ -100,8 +100,9 @@ def set_key(doc: dict[str, Any], key: str) -> None:
         doc["payload"]["run_id"] = key
 
 
-# An item for each list that is empty in its worked example, so a field inside it can be poisoned too.
-LIST_ITEMS: dict[str, Any] = {
+# An item for each list that is empty in its worked example, and a value for each optional model the
+# example leaves out, so that a field inside them can be poisoned too.
+FILLERS: dict[str, Any] = {
     "payload.claim.special_cmg": "YY01",
     "payload.claim.documents.0.supports": "E11.9",
     "payload.grouping.special_cmg": {"code": "YY01", "kind": "prosthesis", "description": "Prostesis", "tarif": 0},
@@ -110,6 +111,7 @@ LIST_ITEMS: dict[str, Any] = {
         "reason": {"code": "V-ADJ-LOS", "field": "tgl_pulang", "message_id": "Penyesuaian", "message_en": "Adjusted"},
         "amount": 0,
     },
+    "signature": {"key_id": "operator-1", "value": "c2lnbmF0dXJl"},
 }
 
 
@@ -118,16 +120,22 @@ def poisoned(doc: dict[str, Any], path: Path, text: Callable[[str], str]) -> dic
     doc = copy.deepcopy(doc)
     node: Any = doc
     for i, step in enumerate(path):
-        if isinstance(step, int) and node == []:
-            where = dotted(path[:i])
-            assert where in LIST_ITEMS, f"{where} is empty in the example: add an item to LIST_ITEMS"
-            node.append(copy.deepcopy(LIST_ITEMS[where]))
         if i == len(path) - 1:
             old = node[step] if isinstance(node, list) or node.get(step) is not None else "x"
             node[step] = text(old)
-        else:
-            node = node[step]
+            break
+        if isinstance(node, dict) and node.get(step) is None:
+            node[step] = _filler(path[: i + 1])
+        if isinstance(path[i + 1], int) and node[step] == []:
+            node[step].append(_filler(path[: i + 1]))
+        node = node[step]
     return doc
+
+
+def _filler(where: Path) -> Any:
+    name = dotted(where)
+    assert name in FILLERS, f"{name} is empty in the worked example: add a value to FILLERS"
+    return copy.deepcopy(FILLERS[name])
 
 
 def with_control(char: str) -> Callable[[str], str]:
@@ -196,36 +204,37 @@ class Piece:
 def dead_letter_problems(
     letters: Sequence[ConsumerRecord[bytes, bytes]], pieces: Sequence[Piece], groups: Sequence[str]
 ) -> list[str]:
-    """Everything wrong with one topic's dead letters: each piece once per group, its own bytes and reason."""
-    by_key = {p.key: p for p in pieces}
-    assert len(by_key) == len(pieces), "every piece needs its own key to be told apart on the DLQ"
+    """Everything wrong with one topic's dead letters: each piece once per group, its own bytes and reason.
+
+    A piece is told apart by its key and bytes (a tombstone, having no bytes, is kept as an empty value).
+    """
+    by_id = {(p.key, p.value or b""): p for p in pieces}
+    assert len(by_id) == len(pieces), "two pieces with the same key and bytes cannot be told apart"
     problems = []
-    seen = Counter((r.key, dict(r.headers).get("dlq.consumer", b"").decode()) for r in letters)
-    want = Counter((p.key, g) for p in pieces for g in groups)
-    for (key, group), n in (seen - want).items():
-        problems.append(f"{_label(by_key, key)}: dead-lettered {n} time(s) too many by {group!r}")
-    for (key, group), n in (want - seen).items():
-        problems.append(f"{_label(by_key, key)}: missing {n} dead letter(s) from {group!r}")
+    seen = Counter(((r.key, r.value), dict(r.headers).get("dlq.consumer", b"").decode()) for r in letters)
+    want = Counter(((p.key, p.value or b""), g) for p in pieces for g in groups)
+    for (ident, group), n in (seen - want).items():
+        problems.append(f"{_label(by_id, ident)}: dead-lettered {n} time(s) too many by {group!r}")
+    for (ident, group), n in (want - seen).items():
+        problems.append(f"{_label(by_id, ident)}: missing {n} dead letter(s) from {group!r}")
     for r in letters:
-        piece = by_key.get(r.key)
+        piece = by_id.get((r.key, r.value))
         if piece is None:
-            continue
+            continue  # reported above, without its original bytes to match
         headers = dict(r.headers)
         error, reason = headers.get("dlq.error", b"").decode(), headers.get("dlq.reason", b"").decode()
         if error != piece.error:
             problems.append(f"{piece.label}: dlq.error {error!r}, expected {piece.error!r} ({reason[:300]})")
         if piece.names is not None and piece.names not in reason:
             problems.append(f"{piece.label}: dlq.reason does not name {piece.names!r}: {reason[:300]}")
-        if r.value != (piece.value or b""):  # a tombstone (no value at all) is kept as an empty value
-            problems.append(f"{piece.label}: the dead letter does not carry the original bytes")
         if headers.get("dlq.source.topic") != piece.topic.encode():
             problems.append(f"{piece.label}: dlq.source.topic {headers.get('dlq.source.topic')!r}")
     return problems
 
 
-def _label(by_key: dict[bytes | None, Piece], key: bytes | None) -> str:
-    piece = by_key.get(key)
-    return piece.label if piece is not None else f"unexpected record keyed {key!r}"
+def _label(by_id: dict[tuple[bytes | None, bytes], Piece], ident: tuple[bytes | None, bytes | None]) -> str:
+    piece = by_id.get((ident[0], ident[1] or b""))
+    return piece.label if piece is not None else f"unexpected record keyed {ident[0]!r}: {(ident[1] or b'')[:120]!r}"
 
 
 async def produce_raw(
@@ -239,3 +248,8 @@ async def produce_raw(
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+def event_class(name: str) -> type[Envelope]:
+    """The contract's class for an `event_type`."""
+    return next(t for t in EVENT_TYPES if event_type_name(t) == name)
