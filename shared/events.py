@@ -26,7 +26,16 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -51,40 +60,49 @@ ICD_MAX_LENGTH: Final = 8  # the longest spelling is 6 ("S72.00"); a little slac
 MAX_RUPIAH: Final = 10**15  # several times JKN's yearly spending; exact in a JSON double (< 2^53)
 MAX_BILL_COMPONENT: Final = 10**13  # 18 of them still sum below MAX_RUPIAH
 INT32_MAX: Final = 2**31 - 1  # PostgreSQL `integer`
+CODE_RULE: Final = "codes and names may contain no control characters"
+
+
+def _control_character(value: str, pattern: re.Pattern[str], rule: str) -> PydanticCustomError | None:
+    """The refusal of the first character `pattern` finds, naming it, its position and `rule`; None if clean."""
+    found = pattern.search(value)
+    if found is None:
+        return None
+    return PydanticCustomError(
+        "control_character",
+        "control character {char} at position {position} is not allowed ({rule})",
+        {"char": f"U+{ord(found.group()):04X}", "position": found.start(), "rule": rule},
+    )
 
 
 def _refuse(pattern: re.Pattern[str], rule: str) -> AfterValidator:
-    """A validator refusing the first character `pattern` finds, naming it, its position and `rule`."""
+    """A validator refusing a control character `pattern` matches."""
 
     def check(value: str) -> str:
-        found = pattern.search(value)
-        if found is not None:
-            raise PydanticCustomError(
-                "control_character",
-                "control character {char} at position {position} is not allowed ({rule})",
-                {"char": f"U+{ord(found.group()):04X}", "position": found.start(), "rule": rule},
-            )
+        if value.isprintable():  # no control character at all: the common case skips the regex
+            return value
+        error = _control_character(value, pattern, rule)
+        if error is not None:
+            raise error
         return value
 
     return AfterValidator(check)
 
 
 def _code_shape(pattern: re.Pattern[str], kind: str, example: str) -> AfterValidator:
-    """A validator refusing a string that does not fully match a code system's spelling."""
+    """A validator refusing a string not spelled like a code of a code system (one call: the claim path)."""
 
     def check(value: str) -> str:
-        if pattern.fullmatch(value) is None:
-            raise PydanticCustomError(
-                "code_format",
-                "not an {kind} code (expected a spelling like {example})",
-                {"kind": kind, "example": example},
-            )
-        return value
+        if pattern.fullmatch(value) is not None:
+            return value
+        raise _control_character(value, CONTROL_CHARACTER, CODE_RULE) or PydanticCustomError(
+            "code_format", "not an {kind} code (expected a spelling like {example})", {"kind": kind, "example": example}
+        )
 
     return AfterValidator(check)
 
 
-NO_CONTROL = _refuse(CONTROL_CHARACTER, "codes and names may contain no control characters")
+NO_CONTROL = _refuse(CONTROL_CHARACTER, CODE_RULE)
 FREE_TEXT_CONTROL = _refuse(FREE_TEXT_CONTROL_CHARACTER, "free text may contain tab and line breaks only")
 
 
@@ -124,13 +142,11 @@ ReasonText = Annotated[str, _text(4000), FREE_TEXT_CONTROL]
 Icd10Code = Annotated[
     str,
     Field(max_length=ICD_MAX_LENGTH, json_schema_extra={"pattern": "^" + ICD10_PATTERN.pattern + "$"}),
-    NO_CONTROL,
     _code_shape(ICD10_PATTERN, "ICD-10", "K35.8 or K358"),
 ]
 Icd9CmCode = Annotated[
     str,
     Field(max_length=ICD_MAX_LENGTH, json_schema_extra={"pattern": "^" + ICD9CM_PATTERN.pattern + "$"}),
-    NO_CONTROL,
     _code_shape(ICD9CM_PATTERN, "ICD-9-CM procedure", "36.06 or 3606"),
 ]
 # [0-9], not \d: the Rust regex's \d matches the digits of every script.
@@ -396,6 +412,12 @@ class ClaimPaidPayload(Contract):
     payment_run_id: Key
     payment_id: Key
     ledger_entry_ids: list[Name] = Field(min_length=1, max_length=100)
+    requested_by: Name | None = Field(
+        default=None, description="The finance operator who requested the run (or allocated the scheduled run's funds)"
+    )
+    approved_by: Name | None = Field(
+        default=None, description="The second finance operator who approved it (four eyes); null only before four-eyes"
+    )
 
 
 class PaymentOverduePayload(Contract):
@@ -504,6 +526,27 @@ class CapitationRunRequestedPayload(Contract):
     requested_by: Name
 
 
+SubjectKind = Literal["payment_run", "payment_correction", "capitation_run", "funds_allocation"]
+
+
+class ApprovalGrantedPayload(Contract):
+    """A second finance operator releases a held money command (four eyes; command to the payments service)."""
+
+    subject_kind: SubjectKind
+    subject_id: Key = Field(description="The held request's run_id, correction_id or allocation_id")
+    approved_by: Name
+    note: FreeText = ""
+
+
+class FundsAllocatedPayload(Contract):
+    """Finance sets aside what the scheduled run of one business day may pay (held until approved)."""
+
+    allocation_id: Key = Field(description="Idempotency key of the allocation")
+    business_date: date = Field(description="The working day whose scheduled run may spend it")
+    amount: NonNegativeRupiah
+    allocated_by: Name
+
+
 class CapitationPaidPayload(Contract):
     run_id: Key
     month: Month
@@ -524,6 +567,13 @@ class CapitationPaidPayload(Contract):
 # --------------------------------------------------------------------------- envelope
 
 
+class CommandSignature(Contract):
+    """An operator's Ed25519 signature over the command (shared/operators.py `signing_bytes`)."""
+
+    key_id: Key = Field(description="The signing key's id in the operator registry")
+    value: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+/]+={0,2}$", description="base64")
+
+
 class Envelope(Contract):
     """Fields every event carries. `event_id` is the dedupe key (never the broker's message id)."""
 
@@ -538,6 +588,11 @@ class Envelope(Contract):
         default=None,
         description="When BPJS received the input this event stems from (broker append time, else the first "
         "BPJS service's receipt), UTC; carried unchanged by follow-up events. Deadlines are judged on it.",
+    )
+
+    signature: CommandSignature | None = Field(
+        default=None,
+        description="Operator commands only: the operator's signature; the producer is operator:<id>",
     )
 
     topic: ClassVar[str]
@@ -689,6 +744,36 @@ class CapitationRunRequested(Envelope):
         return self.payload.run_id
 
 
+class ApprovalGranted(Envelope):
+    topic = topics.PAYMENTS_COMMANDS
+    event_type: Literal["ApprovalGranted"] = "ApprovalGranted"
+    claim_id: ClaimId | None = Field(default=None, description="The corrected claim, for a payment_correction")
+    payload: ApprovalGrantedPayload
+
+    @model_validator(mode="after")
+    def _keyed_like_its_subject(self) -> ApprovalGranted:
+        if (self.payload.subject_kind == "payment_correction") != (self.claim_id is not None):
+            raise ValueError("claim_id: required for a payment_correction approval and only for it")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The approved request's key (its claim, else its id): the approval follows it on one partition."""
+        return self.claim_id or self.payload.subject_id
+
+
+class FundsAllocated(Envelope):
+    topic = topics.PAYMENTS_COMMANDS
+    event_type: Literal["FundsAllocated"] = "FundsAllocated"
+    claim_id: None = None
+    payload: FundsAllocatedPayload
+
+    @property
+    def key(self) -> str:
+        """Allocations are keyed by allocation id."""
+        return self.payload.allocation_id
+
+
 class CapitationPaid(Envelope):
     topic = topics.CAPITATION_PAID
     event_type: Literal["CapitationPaid"] = "CapitationPaid"
@@ -719,6 +804,8 @@ AnyEvent: TypeAlias = Annotated[
     | PaymentRunRequested
     | PaymentCorrectionRequested
     | CapitationRunRequested
+    | ApprovalGranted
+    | FundsAllocated
     | CapitationPaid,
     Field(discriminator="event_type"),
 ]
@@ -741,6 +828,8 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     PaymentRunRequested,
     PaymentCorrectionRequested,
     CapitationRunRequested,
+    ApprovalGranted,
+    FundsAllocated,
     CapitationPaid,
 )
 
