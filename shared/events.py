@@ -26,16 +26,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -412,12 +403,6 @@ class ClaimPaidPayload(Contract):
     payment_run_id: Key
     payment_id: Key
     ledger_entry_ids: list[Name] = Field(min_length=1, max_length=100)
-    requested_by: Name | None = Field(
-        default=None, description="The finance operator who requested the run (or allocated the scheduled run's funds)"
-    )
-    approved_by: Name | None = Field(
-        default=None, description="The second finance operator who approved it (four eyes); null only before four-eyes"
-    )
 
 
 class PaymentOverduePayload(Contract):
@@ -526,27 +511,6 @@ class CapitationRunRequestedPayload(Contract):
     requested_by: Name
 
 
-SubjectKind = Literal["payment_run", "payment_correction", "capitation_run", "funds_allocation"]
-
-
-class ApprovalGrantedPayload(Contract):
-    """A second finance operator releases a held money command (four eyes; command to the payments service)."""
-
-    subject_kind: SubjectKind
-    subject_id: Key = Field(description="The held request's run_id, correction_id or allocation_id")
-    approved_by: Name
-    note: FreeText = ""
-
-
-class FundsAllocatedPayload(Contract):
-    """Finance sets aside what the scheduled run of one business day may pay (held until approved)."""
-
-    allocation_id: Key = Field(description="Idempotency key of the allocation")
-    business_date: date = Field(description="The working day whose scheduled run may spend it")
-    amount: NonNegativeRupiah
-    allocated_by: Name
-
-
 class CapitationPaidPayload(Contract):
     run_id: Key
     month: Month
@@ -567,13 +531,6 @@ class CapitationPaidPayload(Contract):
 # --------------------------------------------------------------------------- envelope
 
 
-class CommandSignature(Contract):
-    """An operator's Ed25519 signature over the command (shared/operators.py `signing_bytes`)."""
-
-    key_id: Key = Field(description="The signing key's id in the operator registry")
-    value: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+/]+={0,2}$", description="base64")
-
-
 class Envelope(Contract):
     """Fields every event carries. `event_id` is the dedupe key (never the broker's message id)."""
 
@@ -588,11 +545,6 @@ class Envelope(Contract):
         default=None,
         description="When BPJS received the input this event stems from (broker append time, else the first "
         "BPJS service's receipt), UTC; carried unchanged by follow-up events. Deadlines are judged on it.",
-    )
-
-    signature: CommandSignature | None = Field(
-        default=None,
-        description="Operator commands only: the operator's signature; the producer is operator:<id>",
     )
 
     topic: ClassVar[str]
@@ -744,36 +696,6 @@ class CapitationRunRequested(Envelope):
         return self.payload.run_id
 
 
-class ApprovalGranted(Envelope):
-    topic = topics.PAYMENTS_COMMANDS
-    event_type: Literal["ApprovalGranted"] = "ApprovalGranted"
-    claim_id: ClaimId | None = Field(default=None, description="The corrected claim, for a payment_correction")
-    payload: ApprovalGrantedPayload
-
-    @model_validator(mode="after")
-    def _keyed_like_its_subject(self) -> ApprovalGranted:
-        if (self.payload.subject_kind == "payment_correction") != (self.claim_id is not None):
-            raise ValueError("claim_id: required for a payment_correction approval and only for it")
-        return self
-
-    @property
-    def key(self) -> str:
-        """The approved request's key (its claim, else its id): the approval follows it on one partition."""
-        return self.claim_id or self.payload.subject_id
-
-
-class FundsAllocated(Envelope):
-    topic = topics.PAYMENTS_COMMANDS
-    event_type: Literal["FundsAllocated"] = "FundsAllocated"
-    claim_id: None = None
-    payload: FundsAllocatedPayload
-
-    @property
-    def key(self) -> str:
-        """Allocations are keyed by allocation id."""
-        return self.payload.allocation_id
-
-
 class CapitationPaid(Envelope):
     topic = topics.CAPITATION_PAID
     event_type: Literal["CapitationPaid"] = "CapitationPaid"
@@ -804,8 +726,6 @@ AnyEvent: TypeAlias = Annotated[
     | PaymentRunRequested
     | PaymentCorrectionRequested
     | CapitationRunRequested
-    | ApprovalGranted
-    | FundsAllocated
     | CapitationPaid,
     Field(discriminator="event_type"),
 ]
@@ -828,8 +748,6 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     PaymentRunRequested,
     PaymentCorrectionRequested,
     CapitationRunRequested,
-    ApprovalGranted,
-    FundsAllocated,
     CapitationPaid,
 )
 
