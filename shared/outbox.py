@@ -193,22 +193,26 @@ LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 # The leader's PostgreSQL session. The relay's leadership is a session advisory lock: it ends when the
 # server ends the session, so the server must notice a half-open connection (relay host gone, network cut)
 # quickly. Keepalives: after 10 s of silence the server probes every 5 s and drops the session after 3
-# unanswered probes (25 s); data it sends unacknowledged for 20 s (tcp_user_timeout) also ends it. A standby
-# polls the lock every 2 s, so it leads within about 30 s of the cut. The statement and idle-in-transaction
-# timeouts end a session whose relay hangs: no relay statement takes seconds, and a round holds its
-# transaction at most ROUND_BUDGET_S (60 s) while it waits for the broker.
+# unanswered probes (25 s); data it sends unacknowledged for 20 s (tcp_user_timeout) also ends it. Where a
+# middlebox answers the probes for a peer that is gone, the idle timeouts end it: a healthy relay is never
+# idle for long (the leader runs a round at least every poll interval, a standby every 2 s, a backoff
+# waits at most 30 s) and a round holds its transaction about 50 s at most (sends start within
+# SEND_BUDGET_S, one of them may wait the producer's 40 s request timeout for metadata, acknowledgements
+# are awaited until ROUND_BUDGET_S). So a lost leader's lock is free within a minute and a standby leads
+# 2 s later. The statement timeout ends a hung statement: no relay statement takes seconds.
 LEADER_SESSION = {
     "tcp_keepalives_idle": "10",
     "tcp_keepalives_interval": "5",
     "tcp_keepalives_count": "3",
     "tcp_user_timeout": "20000",
     "statement_timeout": "15s",
-    "idle_in_transaction_session_timeout": "90s",
+    "idle_session_timeout": "60s",
+    "idle_in_transaction_session_timeout": "60s",
 }
 COMMAND_TIMEOUT_S = 20.0  # client side: a query the server never answers fails, and the relay stands down
 STANDBY_POLL_S = 2.0
-SEND_BUDGET_S = 20.0  # a round starts no new send after this (the rest waits for the next round)
-ROUND_BUDGET_S = 60.0  # nor waits for acknowledgements past this (what is unacknowledged is sent again)
+SEND_BUDGET_S = 10.0  # a round starts no new send after this (the rest waits for the next round)
+ROUND_BUDGET_S = 40.0  # nor waits for acknowledgements past this (what is unacknowledged is sent again)
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
 
 _SELECT_PUBLISHABLE = """
@@ -367,8 +371,10 @@ class OutboxRelay:
                         await asyncio.wait_for(self._wake.wait(), self._poll)
         finally:
             self.is_leader = False
-            with contextlib.suppress(Exception):
-                await conn.close()
+            try:
+                await conn.close(timeout=5)  # on a dead connection the goodbye never arrives: do not wait
+            except Exception:
+                conn.terminate()
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()

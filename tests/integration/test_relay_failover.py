@@ -19,12 +19,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.local import Stack
-from shared import db
+from shared import db, outbox
 from shared.events import ClaimSubmitted, Envelope, encode_event
-from shared.outbox import OutboxRow, Tx, write_rows
+from shared.outbox import OutboxRelay, OutboxRow, Tx, write_rows
 from shared.runtime import ServiceRuntime
 from shared.settings import BrokerSettings, DatabaseSettings, ServiceSettings, Settings
 from tests.support.applier import MIGRATIONS, make_spec
@@ -34,6 +34,11 @@ from tests.support.kafka import eventually, make_topics, read_all
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 CLAIMS, REVISIONS = 20, 15
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"test.{uuid.uuid4().hex[:8]}"
 
 
 def revision(claim_id: str, n: int) -> ClaimSubmitted:
@@ -168,3 +173,93 @@ def _row(topic: str, event: ClaimSubmitted) -> OutboxRow:
 
 async def _sessions_are(pool: asyncpg.Pool, schema: str, n: int) -> bool:
     return await relay_sessions(pool, schema) == n
+
+
+class BlackHole:
+    """A TCP path to PostgreSQL that can stop carrying bytes without closing: a half-open connection."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._open = asyncio.Event()
+        self._open.set()
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    def freeze(self) -> None:
+        self._open.clear()
+
+    async def close(self) -> None:
+        self._open.set()
+        for w in self._writers:
+            w.close()
+        if self._server is not None:
+            self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True)
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self._open.wait()  # frozen: the bytes are held, both sockets stay open
+            writer.write(data)
+            await writer.drain()
+
+
+async def test_a_leader_whose_connection_goes_half_open_loses_the_lock_and_the_standby_leads(
+    stack: Stack, pool: asyncpg.Pool, schema: str, topic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The documented figures (a minute) shortened to seconds so the test is quick; the mechanism is the same.
+    monkeypatch.setitem(outbox.LEADER_SESSION, "idle_session_timeout", "3s")
+    monkeypatch.setitem(outbox.LEADER_SESSION, "idle_in_transaction_session_timeout", "3s")
+    monkeypatch.setattr(outbox, "COMMAND_TIMEOUT_S", 1.5)
+    await make_topics(stack.bootstrap_servers, topic, partitions=1)
+    path = BlackHole(int(stack.database_url.rsplit(":", 1)[1].split("/", 1)[0]))
+    via_path = stack.database_url.replace(f":{path.target_port}/", f":{await path.start()}/")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers, acks="all")
+    await producer.start()
+    leader = OutboxRelay(via_path, schema, producer, poll_interval_s=0.2)
+    standby = OutboxRelay(stack.database_url, schema, producer, poll_interval_s=0.2)
+    try:
+        leader.start()
+        await eventually(lambda: _leads(leader))
+        standby.start()
+        await eventually(lambda: _sessions_are(pool, schema, 2))
+        await _write_one(pool, schema, topic, b"before")
+        await eventually(lambda: _sent(pool, 1))
+        assert not standby.is_leader
+
+        path.freeze()
+        await eventually(lambda: _stood_down(leader), within=20)  # its query got no answer
+        await eventually(lambda: _leads(standby), within=20)  # the server ended the session: lock free
+        await _write_one(pool, schema, topic, b"after")
+        await eventually(lambda: _sent(pool, 2))
+    finally:
+        await standby.stop()
+        await leader.stop()
+        await producer.stop()
+        await path.close()
+    assert [r.value for r in await read_all(stack.bootstrap_servers, topic)] == [b"before", b"after"]
+
+
+async def _leads(relay: OutboxRelay) -> bool:
+    return relay.is_leader
+
+
+async def _stood_down(relay: OutboxRelay) -> bool:
+    return not relay.is_leader
+
+
+async def _write_one(pool: asyncpg.Pool, schema: str, topic: str, value: bytes) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await write_rows(conn, schema, [OutboxRow(topic, b"C-HALF-OPEN", value)])
+
+
+async def _sent(pool: asyncpg.Pool, n: int) -> bool:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")) == n

@@ -204,6 +204,7 @@ async def test_the_leader_session_keeps_alive_and_times_out_as_documented(stack:
         "tcp_keepalives_count": "3",
         "tcp_user_timeout": "20000",  # milliseconds
         "statement_timeout": "15s",
-        "idle_in_transaction_session_timeout": "90s",
+        "idle_session_timeout": "1min",
+        "idle_in_transaction_session_timeout": "1min",
     }
     assert application == f"relay:{schema}"
