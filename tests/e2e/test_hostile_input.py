@@ -99,10 +99,11 @@ async def _big_then_ordinary(stack: Stack) -> None:
         await eventually(lambda: _all_on(lane, "claims.verified", wanted), within=120, interval=0.5)
         await eventually(lambda: lane.consumed(grouper), within=60)
         await eventually(lambda: lane.consumed(verifier), within=60)
-        grouped = await keys_on(lane, "claims.grouped")
+        grouped, verified = await keys_on(lane, "claims.grouped"), await keys_on(lane, "claims.verified")
         pended, rejected = await keys_on(lane, "claims.pended"), await keys_on(lane, "claims.rejected")
         letters = await lane.records(dlq_topic("claims.submitted"))
     assert sorted(k for k in grouped if k in wanted) == sorted(wanted), "every ordinary claim is grouped once"
+    assert sorted(k for k in verified if k in wanted) == sorted(wanted), "... and verified once"
     assert not wanted & {*pended, *rejected}, "an ordinary claim of an active member is verified, nothing else"
     assert big["claim_id"].encode() not in {*grouped, *rejected}
     (letter,) = letters  # the big one, dead-lettered once, by the grouper
