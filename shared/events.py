@@ -505,8 +505,9 @@ class CapitationRunRequestedPayload(Contract):
 
     run_id: Key
     month: Month
-    # One line per FKTP of the branch. The largest branch offices have well under 1,000 FKTPs; at ~200
-    # bytes a line, 5,000 lines (~1 MB) is also about the most the broker's default 1 MiB record holds.
+    # One line per FKTP of the branch: roughly 23,000 FKTPs over some 127 branch offices, so a few hundred
+    # for most branches. A line is ~210 bytes, so 5,000 (~1 MB) is about the most a 1 MiB broker record
+    # holds; KAFKA_MAX_RECORD_BYTES (256 KiB by default) admits ~1,200, raise it for larger branches.
     lines: list[CapitationLine] = Field(min_length=1, max_length=5000)
     requested_by: Name
 
