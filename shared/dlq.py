@@ -143,17 +143,34 @@ def contract_dlq_topics() -> list[str]:
 
 
 async def read_letters(bootstrap: str, prefix: str, topics: Sequence[str]) -> list[DlqRecord]:
-    """Every record now on the given DLQ topics (contract names), oldest first per topic."""
-    from shared.kafka_read import read_topic
+    """Every record now on the given DLQ topics (contract names), oldest first per topic, with one consumer."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    found: list[DlqRecord] = []
-    for topic in topics:
-        for r in await read_topic(bootstrap, prefix + dlq_name(topic)):
-            found.append(
-                DlqRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value or b"",
-                          tuple(r.headers or ()), prefix)
-            )  # fmt: skip
-    return found
+    names = [prefix + dlq_name(t) for t in topics]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # the client only knows topics it was asked about
+        parts = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if not parts:
+            return []
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        # Read until each position passes the end offset seen at the start (not filtered by it: the local
+        # broker reports the end of a multi-record batch as its first offset + 1).
+        end = await consumer.end_offsets(parts)
+        found: list[DlqRecord] = []
+        while [tp for tp in parts if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                found += [
+                    DlqRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value or b"",
+                              tuple(r.headers or ()), prefix)
+                    for r in records
+                ]  # fmt: skip
+        order = {name: i for i, name in enumerate(names)}
+        return sorted(found, key=lambda x: (order[x.topic], x.partition, x.offset))
+    finally:
+        await consumer.stop()
 
 
 @dataclass(frozen=True)

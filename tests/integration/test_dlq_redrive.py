@@ -142,7 +142,7 @@ async def test_a_dead_letter_from_a_fixed_bug_is_redriven_and_applied_exactly_on
 
         code, out = await claimsctl(stack, prefix, "dlq", "redrive", "--topic", TOPIC, "--dry-run", "--by", "ani")
         assert code == 0, out
-        assert summary(out)["would-redrive"] == 2 and summary(out)["redriven"] == 0
+        assert summary(out)["would-redrive"] == 2 and summary(out)["redriven"] == 0, out
         assert len(await read_all(stack.bootstrap_servers, source)) == 5  # a dry run publishes nothing
 
         code, out = await claimsctl(stack, prefix, "dlq", "redrive", "--topic", TOPIC, "--by", "ani")
@@ -214,8 +214,9 @@ async def test_a_dead_letter_too_large_for_its_dlq_is_redriven_from_postgresql(
 
 async def test_dlq_list_and_show_escape_what_the_sender_wrote(stack: Stack, schema: str) -> None:
     prefix = f"{schema}."
-    dlq = prefix + TOPIC + ".dlq"
-    await make_topics(stack.bootstrap_servers, prefix + TOPIC, partitions=1)
+    topic = "claims.disputed"  # a contract topic: `dlq list` without --topic reads every contract DLQ
+    dlq = prefix + topic + ".dlq"
+    await make_topics(stack.bootstrap_servers, prefix + topic, partitions=1)
     event_id = uuid.uuid4()
     body = json.dumps({"event_id": str(event_id)}).encode()
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers, acks="all")
@@ -225,28 +226,35 @@ async def test_dlq_list_and_show_escape_what_the_sender_wrote(stack: Stack, sche
             dlq, body, key=b"C-\x00\xff",
             headers=[("trace\x00id", b"\x00\xff\xfe"), ("note", b"\x1b[31mred"), ("dlq.error", b"handler-error"),
                      ("dlq.reason", b"ValueError: boom\nsecond line"), ("dlq.consumer", b"grouper"),
-                     ("dlq.source.topic", TOPIC.encode()), ("dlq.source.partition", b"0"),
+                     ("dlq.source.topic", topic.encode()), ("dlq.source.partition", b"0"),
                      ("dlq.source.offset", b"7")],
         )  # fmt: skip
+        # A record written straight onto the DLQ, claiming to come from the payments command topic.
+        await producer.send_and_wait(dlq, b"{}", key=b"RUN-1", headers=[("dlq.source.topic", b"payments.commands")])
     finally:
         await producer.stop()
 
-    code, out = await claimsctl(stack, prefix, "dlq", "list", "--topic", TOPIC)
+    code, out = await claimsctl(stack, prefix, "dlq", "list")
     assert code == 0, out
-    (line,) = [ln for ln in out.splitlines() if ln.startswith(f"{TOPIC}.dlq:0")]
-    assert f"{TOPIC}/0/7" in line and "grouper" in line and "handler-error" in line and str(event_id) in line
+    (line,) = [ln for ln in out.splitlines() if ln.startswith(f"{topic}.dlq:0")]
+    assert f"{topic}/0/7" in line and "grouper" in line and "handler-error" in line and str(event_id) in line
     assert "ValueError: boom\\x0asecond line" in line  # one line per letter, whatever the reason holds
 
-    code, out = await claimsctl(stack, prefix, "dlq", "show", f"{TOPIC}.dlq:0")
+    code, out = await claimsctl(stack, prefix, "dlq", "show", f"{topic}.dlq:0")
     assert code == 0, out
     assert "key:           C-\\x00\\xff" in out
     assert "  trace\\x00id = \\x00\\xff\\xfe" in out
     assert "\\x1b[31mred" in out and "\x1b" not in out  # no escape sequence reaches the terminal
 
-    code, out = await claimsctl(stack, prefix, "dlq", "list", "--topic", TOPIC, "--error", "schema")
+    code, out = await claimsctl(stack, prefix, "dlq", "list", "--topic", topic, "--error", "schema")
     assert code == 0 and "no dead letters match" in out
-    code, out = await claimsctl(stack, prefix, "dlq", "show", f"{TOPIC}.dlq:5")
-    assert code == 1 and f"no dead letter {TOPIC}.dlq:5" in out
+    code, out = await claimsctl(stack, prefix, "dlq", "show", f"{topic}.dlq:5")
+    assert code == 1 and f"no dead letter {topic}.dlq:5" in out
+
+    # A header never chooses where an operator's redrive publishes: the forged letter is skipped.
+    code, out = await claimsctl(stack, prefix, "dlq", "redrive", "--topic", topic, "--offset", "1", "--by", "ani")
+    assert code == 0 and summary(out)["skipped"] == 1 and summary(out)["redriven"] == 0, out
+    assert "dlq.source.topic 'payments.commands' is not 'claims.disputed'" in out
 
 
 def _redriven_applied(consumer: str) -> float | None:
@@ -274,3 +282,14 @@ async def test_claimsctl_migrate_creates_the_audit_schema_once(stack: Stack) -> 
         assert await conn.fetchval("SELECT to_regclass('ops.dlq_redrives') IS NOT NULL")
     finally:
         await conn.close()
+
+
+async def test_dead_letters_published_in_one_batch_are_all_read(stack: Stack, schema: str) -> None:
+    from shared.dlq import read_letters
+
+    prefix = f"{schema}."
+    await make_topics(stack.bootstrap_servers, prefix + TOPIC, partitions=1)
+    # One produce request, one record batch (as the relay publishes several dead letters of one transaction).
+    await produce(stack.bootstrap_servers, prefix + TOPIC + ".dlq", [(b"C-1", b"first"), (b"C-2", b"second")])
+    letters = await read_letters(stack.bootstrap_servers, prefix, [TOPIC])
+    assert [(x.id, x.value) for x in letters] == [(f"{TOPIC}.dlq:0", b"first"), (f"{TOPIC}.dlq:1", b"second")]
