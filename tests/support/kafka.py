@@ -83,6 +83,18 @@ async def consumed_all(bootstrap: str, group: str, topics: Sequence[str]) -> boo
     return all(committed.get(tp, -1) >= end for tp, end in ends.items())
 
 
+async def group_members(bootstrap: str, group: str) -> tuple[str, int]:
+    """The group's state (e.g. `Stable`) and how many members it has, as its coordinator sees them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    described = response.groups[0]  # (error_code, group, state, protocol_type, protocol, members)
+    return str(described[2]), len(described[5])
+
+
 async def eventually(check: object, within: float = 30.0, interval: float = 0.1) -> None:
     """Poll an async predicate until true (waiting on a condition, not sleeping a fixed time)."""
     deadline = time.monotonic() + within
