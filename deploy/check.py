@@ -37,7 +37,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from shared.services import SERVICE_NAMES
-from shared.topics import EVENT_TOPICS, all_topics
+from shared.topics import EVENT_TOPICS, LOG_APPEND_TIME, MS_PER_DAY, TIMESTAMP_TYPE, all_topics
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -750,20 +750,24 @@ def _scaling_problems(name: str, index: Mapping[str, Mapping[str, Doc]], pod_lab
 
 
 def topic_problems(docs: Sequence[Doc]) -> list[str]:
-    """The KafkaTopic resources are exactly shared.topics.all_topics()."""
+    """The KafkaTopic resources are exactly shared.topics.all_topics() (timestamp type included)."""
     have = {
         d["spec"].get("topicName", d["metadata"]["name"]): (
             d["spec"].get("partitions"),
             (d["spec"].get("config") or {}).get("retention.ms"),
+            (d["spec"].get("config") or {}).get(TIMESTAMP_TYPE, "CreateTime"),
         )
         for d in docs
         if d.get("kind") == "KafkaTopic"
     }
-    want = {t.name: (t.partitions, t.retention_days * 86_400_000) for t in all_topics()}
+    want = {
+        t.name: (t.partitions, t.retention_days * MS_PER_DAY, LOG_APPEND_TIME if t.log_append_time else "CreateTime")
+        for t in all_topics()
+    }
     problems = [f"KafkaTopic {n}: missing" for n in sorted(want.keys() - have.keys())]
     problems += [f"KafkaTopic {n}: not in shared/topics.py" for n in sorted(have.keys() - want.keys())]
     problems += [
-        f"KafkaTopic {n}: {have[n]} != (partitions, retention.ms) {want[n]}"
+        f"KafkaTopic {n}: {have[n]} != (partitions, retention.ms, {TIMESTAMP_TYPE}) {want[n]}"
         for n in sorted(want.keys() & have.keys())
         if have[n] != want[n]
     ]

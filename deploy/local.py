@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -198,16 +199,16 @@ def start_embedded_broker(port: int | None = None) -> tuple[str, subprocess.Pope
 
 
 async def create_topics(bootstrap: str, specs: Sequence[TopicSpec] | None = None, prefix: str = "") -> None:
-    """Create every topic that does not exist yet, with its partitions and retention."""
+    """Create every topic that does not exist yet, with its partitions, retention and timestamp type."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    specs = [TopicSpec(prefix + s.name, s.partitions, s.retention_days) for s in (specs or all_topics())]
+    specs = [dataclasses.replace(s, name=prefix + s.name) for s in (specs or all_topics())]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(s.name, s.partitions, 1, topic_configs={"retention.ms": str(s.retention_days * 86_400_000)})
+            NewTopic(s.name, s.partitions, 1, topic_configs=s.configs())  # retention, LogAppendTime where asked
             for s in specs
             if s.name not in existing
         ]

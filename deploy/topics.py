@@ -6,7 +6,9 @@ table that `python -m deploy.gen_topics` turns into Strimzi KafkaTopic resources
 With KAFKA_TOPIC_PREFIX set, every name gets the prefix, as the services expect.
 Topics that already exist are left as they are (raising partitions is an operator's decision:
 it moves keys between partitions, see deploy/README.md). It waits for the broker up to `--wait`
-seconds, so it may start before Kafka is ready.
+seconds, so it may start before Kafka is ready. The topics hospitals write get
+message.timestamp.type=LogAppendTime (receipt time dates deadlines); a topic created before that
+flag keeps CreateTime until an operator alters it (deploy/README.md).
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     for spec in specs:
         state = "created" if spec.name in created else "exists"
-        print(f"{state:<8} {spec.name}  partitions={spec.partitions} retention_days={spec.retention_days}")
+        stamp = " timestamp=LogAppendTime" if spec.log_append_time else ""
+        print(f"{state:<8} {spec.name}  partitions={spec.partitions} retention_days={spec.retention_days}{stamp}")
     print(f"topics: {len(created)} created, {len(present)} already present on {bootstrap}", flush=True)
     return 0
 

@@ -10,6 +10,22 @@ class TopicSpec:
     name: str
     partitions: int
     retention_days: int
+    # Topics hospitals write: the broker stamps each record with its append time
+    # (message.timestamp.type=LogAppendTime), the instant BPJS received it, which dates deadlines
+    # (README "Deadlines judged on receipt time"); a sender's clock can neither backdate nor lose it.
+    log_append_time: bool = False
+
+    def configs(self) -> dict[str, str]:
+        """The topic-level broker configs this spec asks for."""
+        configs = {"retention.ms": str(self.retention_days * MS_PER_DAY)}
+        if self.log_append_time:
+            configs[TIMESTAMP_TYPE] = LOG_APPEND_TIME
+        return configs
+
+
+MS_PER_DAY = 86_400_000
+TIMESTAMP_TYPE = "message.timestamp.type"
+LOG_APPEND_TIME = "LogAppendTime"
 
 
 CLAIMS_SUBMITTED = "claims.submitted"
@@ -32,13 +48,14 @@ PAYMENTS_COMMANDS = "payments.commands"
 # Partitions bound the consumers per group; 12 lets a group scale to 12 instances.
 # Claims are kept 30 days on the broker (the database is the system of record);
 # paid and overdue events 90 days so finance can re-read a quarter's close.
+# The two topics hospitals write keep the broker's append time (receipt time, see TopicSpec).
 EVENT_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(CLAIMS_SUBMITTED, 12, 30),
+    TopicSpec(CLAIMS_SUBMITTED, 12, 30, log_append_time=True),
     TopicSpec(CLAIMS_GROUPED, 12, 30),
     TopicSpec(CLAIMS_REJECTED, 12, 30),
     TopicSpec(CLAIMS_PENDED, 12, 30),
     TopicSpec(CLAIMS_VERIFIED, 12, 30),
-    TopicSpec(CLAIMS_DISPUTED, 12, 30),
+    TopicSpec(CLAIMS_DISPUTED, 12, 30, log_append_time=True),
     TopicSpec(CLAIMS_DISPUTE_RESOLVED, 12, 30),
     TopicSpec(CLAIMS_PAID, 12, 90),
     TopicSpec(PAYMENTS_OVERDUE, 12, 90),

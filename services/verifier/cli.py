@@ -22,6 +22,7 @@ from rich.table import Table
 from services.verifier.adapters import repository as repo
 from services.verifier.service import SPEC
 from shared import db
+from shared.clock import get_clock
 from shared.events import (
     DisputeResolutionRequested,
     DisputeResolutionRequestedPayload,
@@ -135,7 +136,9 @@ def dispute_resolve(
 
 def _command(cls: Any, claim_id: str, payload: Any, who: str) -> Any:
     return cls(
-        occurred_at=datetime.now(UTC),
+        # The instant the operator acts dates the decision (README "Deadlines judged on receipt time"),
+        # on the deployment's clock so a fixed or simulated deployment agrees with the verifier.
+        occurred_at=get_clock().now(),
         claim_id=claim_id,
         correlation_id=uuid.uuid4(),
         producer=f"claimsctl:{who}"[:64],

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
 from deploy.local import Stack
-from services.verifier.entrypoints.sweeper import sweep_day
+from services.grouper.service import SPEC as GROUPER
+from services.verifier.adapters.progress import BrokerProgress
+from services.verifier.entrypoints.sweeper import sweep_day, sweep_when_caught_up
 from services.verifier.service import SPEC
 from shared import db
 from shared.clock import FixedClock, set_clock
@@ -20,6 +25,7 @@ from shared.events import (
     ClaimGrouped,
     ClaimPended,
     ClaimRejected,
+    ClaimSubmitted,
     ClaimVerified,
     DisputeResolutionRequested,
     Envelope,
@@ -241,9 +247,10 @@ def dispute(claim_id: str, sep: str, on: date, amount: int) -> ClaimDisputed:
     return event
 
 
-def ruling(claim_id: str, outcome: str, amount: int | None = None) -> DisputeResolutionRequested:
+def ruling(claim_id: str, outcome: str, at: datetime, amount: int | None = None) -> DisputeResolutionRequested:
+    """The dispute team's ruling, made at `at` (claimsctl stamps the instant the operator acts)."""
     doc = example("DisputeResolutionRequested")
-    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id)
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id, occurred_at=at.isoformat())
     doc["payload"].update(outcome=outcome, amount=amount)
     event = parse_event_obj(doc)
     assert isinstance(event, DisputeResolutionRequested)
@@ -251,7 +258,7 @@ def ruling(claim_id: str, outcome: str, amount: int | None = None) -> DisputeRes
 
 
 async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verification(
-    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
 ) -> None:
     _, pool = verifier
     world = World(lane)
@@ -263,7 +270,7 @@ async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verifica
 
     await lane.publish([dispute(claim_id, sep, date(2026, 11, 12), verified.payload.claimed_amount)])
     await reach(pool, claim_id, "disputed")
-    await lane.publish([ruling(claim_id, "upheld")])
+    await lane.publish([ruling(claim_id, "upheld", clock.now())])
     await reach(pool, claim_id, "dispute_resolved")
     await drained(pool)
     events = await world.events(claim_id)
@@ -271,7 +278,7 @@ async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verifica
     supplementary = [e for e in events if isinstance(e, ClaimVerified) and e.payload.verification_seq == 1]
     assert len(resolved) == 1
     assert resolved[0].payload.supplementary_amount == adjustment.amount  # type: ignore[attr-defined]
-    assert resolved[0].payload.reviewer == "dr. Siti Rahma (TKMKB)"  # type: ignore[attr-defined]
+    assert resolved[0].payload.reviewer == "dr. Siti Rahma (TKMKB)"  # type: ignore[attr-defined]  # type: ignore[attr-defined]
     (extra,) = supplementary
     assert extra.payload.approved_amount == adjustment.amount
     history = await pool.fetch("SELECT kind FROM claim_history WHERE claim_id = $1 ORDER BY id", claim_id)
@@ -330,7 +337,7 @@ async def test_duplicate_sep_is_rejected(lane: Lane, verifier: tuple[ServiceRunt
 
 
 async def test_a_held_claim_gets_the_reviewers_outcome(
-    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
 ) -> None:
     _, pool = verifier
     world = World(lane)
@@ -341,7 +348,7 @@ async def test_a_held_claim_gets_the_reviewers_outcome(
     reasons = await pool.fetchval("SELECT review_reasons::text FROM claims WHERE claim_id = $1", claim_id)
     assert "V-LOS-RANGE" in reasons
     doc = example("ReviewDecisionRequested")
-    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id)
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id, occurred_at=clock.now().isoformat())
     decision = parse_event_obj(doc)
     assert isinstance(decision, ReviewDecisionRequested)
     await lane.publish([decision])
@@ -443,3 +450,187 @@ async def test_one_sep_claimed_twice_at_once_is_verified_once_across_two_instanc
     for r in rows:
         by_sep.setdefault(r["nomor_sep"], []).append(r["state"])
     assert all(sorted(states) == ["rejected", "verified"] for states in by_sep.values()), "a SEP verified twice"
+
+
+# --------------------------------------------------------------------------- receipt time, not processing time
+# The kernel stamps `received_at` when a hospital's record is first consumed (the broker's append
+# time on Kafka with LogAppendTime and the real clock; the consumer's clock otherwise, as here: the
+# local broker ignores message.timestamp.type). So "received before midnight, consumed after" is the
+# grouper receiving at 23:59 and the verifier, lagging, consuming at 00:30.
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def wib(day: int, hour: int, minute: int) -> datetime:
+    """An instant in November 2026, Jakarta time."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=WIB)
+
+
+def resubmission(claim_id: str, card: str, sep: str) -> ClaimSubmitted:
+    """Revision 1 of a claim as the hospital sends it, with every document."""
+    doc = example("ClaimSubmitted")
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id, correlation_id=str(uuid.uuid4()))
+    doc["payload"]["revision"] = 1
+    doc["payload"]["claim"].update(nomor_kartu=card, nomor_sep=sep)
+    event = parse_event_obj(doc)
+    assert isinstance(event, ClaimSubmitted)
+    return event
+
+
+@asynccontextmanager
+async def lagging_verifier(lane: Lane) -> AsyncIterator[ServiceRuntime]:
+    """The verifier with its database, relay and sweeper up but its consumers not started yet."""
+    runtime = ServiceRuntime(lane.isolate(SPEC), lane.settings())
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.broker.stop()
+        await runtime.stop()
+
+
+async def _pended(lane: Lane, pool: asyncpg.Pool, world: World) -> tuple[str, str, str]:
+    """A claim pended on Monday 9 November (resume medis missing): resubmit_by Wednesday 18 November."""
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(claim_id, card, sep, documents=without("resume_medis", docs()))])
+    await reach(pool, claim_id, "pended")
+    resubmit_by = await pool.fetchval("SELECT status->>'resubmit_by' FROM claims WHERE claim_id = $1", claim_id)
+    assert resubmit_by == "2026-11-18"
+    return claim_id, card, sep
+
+
+async def _regrouped(lane: Lane, claim_id: str) -> ClaimGrouped:
+    """The grouper's answer to revision 1 of `claim_id`."""
+
+    async def found() -> list[ClaimGrouped]:
+        events = await lane.events("claims.grouped")
+        return [e for e in events if isinstance(e, ClaimGrouped) and e.claim_id == claim_id and e.payload.revision]
+
+    await eventually(found)
+    (event,) = await found()
+    return event
+
+
+async def test_a_resubmission_received_before_midnight_and_verified_after_it_is_on_time(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    on_time, card, sep = await _pended(lane, pool, world)
+    late, late_card, late_sep = await _pended(lane, pool, world)
+    await verifier[0].broker.stop()  # from here the verifier lags: nothing on claims.grouped is consumed
+    async with running(lane.isolate(GROUPER), lane.settings()):
+        clock.set(wib(18, 23, 59))
+        await lane.publish([resubmission(on_time, card, sep)])
+        first = await _regrouped(lane, on_time)
+        clock.set(wib(19, 0, 1))
+        await lane.publish([resubmission(late, late_card, late_sep)])
+        second = await _regrouped(lane, late)
+    assert (first.payload.submitted_on, first.received_at) == (date(2026, 11, 18), wib(18, 23, 59))
+    assert (second.payload.submitted_on, second.received_at) == (date(2026, 11, 19), wib(19, 0, 1))
+    clock.set(wib(19, 0, 30))
+    async with lagging_verifier(lane) as runtime:
+        await runtime.broker.start()  # the verifier consumes both resubmissions after midnight
+        await reach(pool, on_time, "verified")
+
+        async def refused() -> bool:
+            return any(isinstance(e, ClaimRejected) for e in await world.events(late))
+
+        await eventually(refused)
+    (rejection,) = [e for e in await world.events(late) if isinstance(e, ClaimRejected)]
+    assert rejection.payload.reasons[0].code == "V-STATE-RESUBMIT-LATE"
+    assert rejection.payload.reasons[0].message_en.endswith("(2026-11-19 > 2026-11-18)")
+    assert await state(pool, late) == "pended"  # refused, not changed: the sweep will expire it
+
+
+def review(claim_id: str, at: datetime) -> ReviewDecisionRequested:
+    """The reviewer verifies a held claim at `at` (the instant claimsctl stamps)."""
+    doc = example("ReviewDecisionRequested")
+    doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id, occurred_at=at.isoformat())
+    doc["payload"].update(outcome="verify", approved_amount=None)
+    event = parse_event_obj(doc)
+    assert isinstance(event, ReviewDecisionRequested)
+    return event
+
+
+async def test_a_review_decision_made_before_midnight_and_consumed_after_it_verifies_that_day(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    future_id, future_card, future_sep = world.ids()
+    await setup_member(lane, pool, card)
+    await setup_member(lane, pool, future_card)
+    await lane.publish([grouped(claim_id, card, sep, tgl_masuk="2026-10-20")])  # held: length of stay
+    await lane.publish([grouped(future_id, future_card, future_sep, tgl_masuk="2026-10-20")])
+    await reach(pool, claim_id, "in_review")
+    await reach(pool, future_id, "in_review")
+    clock.set(wib(11, 0, 30))  # Wednesday 00:30: the verifier consumes the decisions now
+    await lane.publish([review(claim_id, wib(10, 23, 50)), review(future_id, wib(11, 1, 0))])
+    await reach(pool, claim_id, "verified")
+    await drained(pool)
+    (verified,) = await world.events(claim_id)
+    assert isinstance(verified, ClaimVerified)
+    assert verified.payload.verified_on == date(2026, 11, 10)  # Tuesday: the payment clock starts then
+
+    async def dead_lettered() -> bool:
+        return bool(await lane.records("verifier.commands.dlq"))
+
+    await eventually(dead_lettered)
+    (letter,) = await lane.records("verifier.commands.dlq")
+    headers = {k: v.decode() for k, v in letter.headers}
+    assert headers["dlq.error"] == "V-CMD-FUTURE"
+    assert "occurred_at" in headers["dlq.reason"]
+    assert await state(pool, future_id) == "in_review"  # a command from 30 minutes ahead decides nothing
+
+
+async def test_the_sweep_waits_for_a_resubmission_still_in_the_verifiers_backlog(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = await _pended(lane, pool, world)
+    await verifier[0].broker.stop()
+    grouper_spec = lane.isolate(GROUPER)
+    async with running(grouper_spec, lane.settings()):
+        clock.set(wib(18, 23, 59))  # the hospital resubmits a minute before its deadline ends
+        await lane.publish([resubmission(claim_id, card, sep)])
+        await _regrouped(lane, claim_id)
+    clock.set(wib(19, 0, 5))  # the sweep of Wednesday 18 November is due; the verifier has not caught up
+    verifier_group = lane.isolate(SPEC).consumes[0].name
+    stages = {
+        grouper_spec.consumes[0].name: ["claims.submitted"],
+        verifier_group: ["claims.grouped", "claims.disputed", "verifier.commands"],
+    }
+    checks: list[float] = []
+
+    async def counted_sleep(seconds: float) -> None:
+        checks.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async def looked_three_times() -> bool:
+        return len(checks) >= 3
+
+    async with lagging_verifier(lane) as runtime:
+        assert runtime.ctx is not None
+        ctx = runtime.ctx
+        progress = BrokerProgress(lane.stack.bootstrap_servers, lane.prefix)
+        sweep = asyncio.create_task(
+            sweep_when_caught_up(
+                date(2026, 11, 18), clock, WIB, progress, stages, lambda d: sweep_day(ctx, d),
+                retry_s=0.2, sleep=counted_sleep,
+            )
+        )  # fmt: skip
+        try:
+            await eventually(looked_three_times)  # it looked three times and waited each time
+            assert not sweep.done()
+            assert await state(pool, claim_id) == "pended"  # not expired while the resubmission is in flight
+            await runtime.broker.start()
+            assert await asyncio.wait_for(sweep, 60) == 0  # ran once caught up, and found nothing to expire
+        finally:
+            sweep.cancel()
+        assert await state(pool, claim_id) == "verified"
+        await drained(pool)
+    assert [type(e).__name__ for e in await world.events(claim_id)] == ["ClaimPended", "ClaimVerified"]

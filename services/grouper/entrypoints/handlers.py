@@ -24,6 +24,7 @@ from shared.events import (
     Reason,
 )
 from shared.outbox import Tx
+from shared.receipt import business_date, received_instant
 from shared.settings import PolicySettings
 
 log = structlog.get_logger(__name__)
@@ -47,8 +48,13 @@ class Grouper:
         self.clock = clock
 
     async def on_submitted(self, tx: Tx, event: ClaimSubmitted) -> None:
-        # submitted_on is the day BPJS received the claim: deadlines never run from a date the sender wrote.
+        # submitted_on is the day BPJS received the claim (`received_at`: the broker's append time, else
+        # the first BPJS consumer's clock), never the date the sender wrote nor the day this consumer got
+        # round to it: a resubmission received at 23:59 on its last day and grouped at 00:30 is on time.
         p = event.payload
+        received = received_instant(event, self.clock)
+        if event.received_at is None:  # built in-process: we are the first BPJS service to see it
+            event = event.model_copy(update={"received_at": received})
         digest = hashlib.sha256(p.claim.model_dump_json().encode()).hexdigest()
         previous = await tx.conn.fetchval(
             "SELECT content_hash FROM groupings WHERE claim_id = $1 AND revision = $2", event.claim_id, p.revision
@@ -68,8 +74,8 @@ class Grouper:
         if isinstance(outcome, Grouped):
             r = outcome.result
             payload = ClaimGroupedPayload(
-                revision=p.revision, submitted_on=self.clock.today(), claim=p.claim,
-                grouping=r,
+                revision=p.revision, submitted_on=business_date(received, self.policy.business_timezone),
+                claim=p.claim, grouping=r,
             )  # fmt: skip
             tx.emit(follow_up(ClaimGrouped, event, payload, producer=PRODUCER, clock=self.clock))
             await self._remember(tx, event, digest, "grouped", r.cbg_code, r.total_tarif, [], r.tariff_table_version)

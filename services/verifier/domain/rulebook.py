@@ -278,6 +278,13 @@ TRANSITION_RULES: tuple[RuleSpec, ...] = (
         "claim lifecycle",
     ),
     RuleSpec(
+        "V-CMD-FUTURE",
+        None,
+        "Waktu perintah (occurred_at) di masa depan menurut jam verifikator",
+        "Command's occurred_at is in the future by the verifier's clock",
+        "deadlines judged on receipt time: a decision is dated by the instant the operator made it",
+    ),
+    RuleSpec(
         "V-DISPUTE-MISMATCH",
         None,
         "Sanggahan tidak sesuai klaim: kode RS atau nomor SEP berbeda dari klaim yang disanggah",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -41,8 +42,10 @@ from services.verifier.domain import (
 from services.verifier.domain.rulebook import Outcome
 from services.verifier.domain.rulebook import reason as rule_reason
 from services.verifier.domain.states import UNDECIDED
+from services.verifier.domain.timing import acted_on
+from services.verifier.settings import VerifierSettings, get_verifier_settings
 from shared.calendar import get_calendar
-from shared.clock import Clock
+from shared.clock import DEFAULT_BUSINESS_TIMEZONE, Clock
 from shared.consumer import Handler, PermanentError
 from shared.db import advisory_key
 from shared.envelopes import follow_up, originate
@@ -66,10 +69,12 @@ from shared.events import (
     ReviewDecisionRequested,
 )
 from shared.outbox import Tx
+from shared.receipt import received_on
 from shared.settings import PolicySettings
 
 log = structlog.get_logger(__name__)
 PRODUCER = "verifier"
+BUSINESS_ZONE = ZoneInfo(DEFAULT_BUSINESS_TIMEZONE)
 
 
 def verification_policy(p: PolicySettings) -> VerificationPolicy:
@@ -90,10 +95,29 @@ def unknown_claim(claim_id: str) -> Reason:
 
 @dataclass(frozen=True)
 class Verifier:
-    """What every handler needs: policy, clock, calendar."""
+    """What every handler needs: policy, clock, the business zone, and how far ahead a command may be.
+
+    Deadlines are judged on receipt time, never on when this consumer got round to an event: a
+    hospital's input is dated by `received_at` (when it reached BPJS), an operator's command by its
+    `occurred_at` (when the operator acted). See README "Deadlines judged on receipt time".
+    """
 
     policy: VerificationPolicy
     clock: Clock
+    zone: tzinfo = BUSINESS_ZONE
+    command_max_future: timedelta = timedelta(minutes=5)
+
+    def received_on(self, event: Envelope) -> date:
+        """The business date BPJS received the hospital's input `event` stems from."""
+        return received_on(event, self.clock, self.zone)
+
+    def acted_on(self, event: ReviewDecisionRequested | DisputeResolutionRequested) -> date:
+        """The business date the operator made the command; refused (to the DLQ) when it claims the future."""
+        day = acted_on(event.occurred_at, self.clock.now(), self.zone, self.command_max_future)
+        if isinstance(day, Reason):
+            metrics.REFUSED.labels(day.code).inc()
+            raise PermanentError(day.code, f"{day.message_en} ({day.code}, field {day.field})")
+        return day
 
     async def on_grouped(self, tx: Tx, event: ClaimGrouped) -> None:
         p = event.payload
@@ -132,21 +156,25 @@ class Verifier:
                 tx, event, status, rule_reason("V-DISPUTE-MISMATCH", field=field), revision=status.revision
             )
             return
-        await self._command(tx, event, FileDispute(self.clock.today(), p.requested_amount))
+        # Judged on the day BPJS received it (received_at), not the day this consumer processed it.
+        await self._command(tx, event, FileDispute(self.received_on(event), p.requested_amount))
 
     async def on_review(self, tx: Tx, event: ReviewDecisionRequested) -> None:
-        verdict = ReviewVerdict.from_payload(event.payload, self.clock.today())
+        # Dated by when the reviewer decided: consumed after midnight, it still verifies (and starts the
+        # payment clock) or pends on the day it was made.
+        decided_on = self.acted_on(event)
+        verdict = ReviewVerdict.from_payload(event.payload, decided_on)
         status = await repo.load_claim(tx.conn, event.claim_id)
         if status is not None and verdict.outcome in ("verify", "adjust"):
             blocking = await duplicate_sep(tx, status)
             if blocking:  # the SEP was verified in another claim meanwhile: not payable twice
                 decision = Decision(Outcome.REJECT, blocking, (), 0)
-                await self._command(tx, event, Decide(decision, self.clock.today()))
+                await self._command(tx, event, Decide(decision, decided_on))
                 return
         await self._command(tx, event, verdict)
 
     async def on_ruling(self, tx: Tx, event: DisputeResolutionRequested) -> None:
-        await self._command(tx, event, ResolveDispute.from_payload(event.payload, self.clock.today()))
+        await self._command(tx, event, ResolveDispute.from_payload(event.payload, self.acted_on(event)))
 
     async def _command(self, tx: Tx, event: Envelope, cmd: Command) -> None:
         assert event.claim_id is not None
@@ -300,9 +328,20 @@ async def duplicate_sep(tx: Tx, status: ClaimStatus) -> tuple[Reason, ...]:
     return (rule_reason("V-DUP-SEP", field="nomor_sep", detail=", ".join(sorted(others))),)
 
 
+def make_verifier(policy: PolicySettings, clock: Clock, settings: VerifierSettings | None = None) -> Verifier:
+    """The handlers' shared state from the deployment's settings."""
+    settings = settings or get_verifier_settings()
+    return Verifier(
+        verification_policy(policy),
+        clock,
+        ZoneInfo(policy.business_timezone),
+        timedelta(seconds=settings.command_max_future_s),
+    )
+
+
 def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
     """The verifier's consumer: grouped claims, disputes, reviewers' and dispute team's commands, members."""
-    verifier = Verifier(verification_policy(policy), clock)
+    verifier = make_verifier(policy, clock)
 
     async def handle(tx: Tx, event: Envelope) -> None:
         if isinstance(event, ClaimGrouped):

@@ -1,25 +1,54 @@
-"""The verifier's own deadlines, on the configured clock: deemed complete, pend expiry, reminders."""
+"""The verifier's own deadlines, on the configured clock: deemed complete, pend expiry, reminders.
+
+The sweep judges the absence of an input: no decision by day 10 (deemed complete), no resubmission
+by resubmit_by (expired). Deadlines are judged on receipt time, so an input received before the
+day's end may still be in the backlog when the sweep runs: the sweep of day `on` waits until every
+consumer group in VERIFIER_SWEEP_WAITS_FOR has applied everything that was on its topics after the
+cut-off (end offsets snapshotted then, committed offsets compared with them), upstream groups first.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, timedelta, tzinfo
+from functools import partial
+from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 import structlog
 
 from services.verifier import metrics
 from services.verifier.adapters import repository as repo
-from services.verifier.entrypoints.handlers import Verifier, sweep_claim, verification_policy
-from shared.clock import next_local_time, sleep_until
+from services.verifier.adapters.progress import BrokerProgress
+from services.verifier.domain.timing import Partition, SweepGate, backlog, cut_off, sweep_gate
+from services.verifier.entrypoints.handlers import make_verifier, sweep_claim
+from services.verifier.settings import get_verifier_settings
+from shared.clock import Clock, next_local_time, sleep_until
 from shared.outbox import Tx
-from shared.runtime import ServiceContext
+from shared.runtime import ServiceContext, resolve_endpoints
 
 log = structlog.get_logger(__name__)
 CHUNK = 200
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+
+class Progress(Protocol):
+    """Where consumer groups are on the broker (BrokerProgress; a fake in tests)."""
+
+    async def end_offsets(self, topics: Sequence[str]) -> dict[Partition, int]: ...
+
+    async def committed(self, group: str, partitions: Sequence[Partition]) -> dict[Partition, int]: ...
 
 
 async def sweep_day(ctx: ServiceContext, on: date) -> int:
-    """Sweep every open claim for the end of business day `on`; returns how many moved."""
-    verifier = Verifier(verification_policy(ctx.settings.policy), ctx.clock)
+    """Sweep every open claim for the end of business day `on`; returns how many moved.
+
+    No catch-up check here: callers that drive the whole system (the simulator, tests) know it is
+    quiescent; the background sweeper calls `sweep_when_caught_up`.
+    """
+    verifier = make_verifier(ctx.settings.policy, ctx.clock)
     async with ctx.pool.acquire() as conn:
         claim_ids = await repo.sweepable(conn)
     moved = 0
@@ -37,12 +66,78 @@ async def sweep_day(ctx: ServiceContext, on: date) -> int:
     return moved
 
 
+async def wait_until_caught_up(
+    on: date,
+    clock: Clock,
+    zone: tzinfo,
+    progress: Progress,
+    stages: Mapping[str, Sequence[str]],
+    *,
+    retry_s: float,
+    sleep: Sleep = asyncio.sleep,
+) -> SweepGate:
+    """Return once every group in `stages` (in order) has applied what its topics held after `on` ended."""
+    await sleep_until(clock, cut_off(on, zone))
+    gate = SweepGate(on, True, "caught-up")
+    for group, topics in stages.items():
+        # Snapshot after the previous stage caught up: what it forwarded is then on this stage's topics.
+        end = await _retrying(partial(progress.end_offsets, topics), on, group, retry_s, sleep)
+        taken_at = clock.now()
+        while True:
+            committed = await _retrying(partial(progress.committed, group, list(end)), on, group, retry_s, sleep)
+            gate = sweep_gate(on, taken_at, zone, backlog(group, end, committed))
+            metrics.SWEEP_BACKLOG.labels(group).set(sum(lag.records for lag in gate.lags))
+            if gate.open:
+                break
+            metrics.SWEEP_DEFERRED.labels(gate.why).inc()
+            log.info(
+                "sweep waits for input received before the cut-off", on=str(on), group=group,
+                behind={f"{lag.topic}/{lag.partition}": lag.records for lag in gate.lags}, retry_in_s=retry_s,
+            )  # fmt: skip
+            await sleep(retry_s)
+    return gate
+
+
+async def _retrying(read: Callable[[], Awaitable[T]], on: date, group: str, retry_s: float, sleep: Sleep) -> T:
+    """A broker read, retried while it fails: a sweep never runs on progress it could not read."""
+    while True:
+        try:
+            return await read()
+        except Exception as exc:
+            metrics.SWEEP_DEFERRED.labels("progress-unknown").inc()
+            log.warning("sweep cannot read consumer progress", on=str(on), group=group, error=repr(exc))
+            await sleep(retry_s)
+
+
+async def sweep_when_caught_up(
+    on: date,
+    clock: Clock,
+    zone: tzinfo,
+    progress: Progress,
+    stages: Mapping[str, Sequence[str]],
+    sweep: Callable[[date], Awaitable[int]],
+    *,
+    retry_s: float,
+    sleep: Sleep = asyncio.sleep,
+) -> int:
+    """Sweep day `on` once no input received by its end is still in flight; returns how many moved."""
+    await wait_until_caught_up(on, clock, zone, progress, stages, retry_s=retry_s, sleep=sleep)
+    return await sweep(on)
+
+
 async def sweeper(ctx: ServiceContext) -> None:
     """At start-up and a few minutes after every local midnight, sweep the day that just ended."""
+    settings = get_verifier_settings()
+    bootstrap, _ = resolve_endpoints(ctx.settings)
+    progress = BrokerProgress(bootstrap, ctx.settings.broker.topic_prefix)
+    zone_name = ctx.settings.policy.business_timezone
+    zone = ZoneInfo(zone_name)
     while True:
-        today = ctx.clock.today()
-        moved = await sweep_day(ctx, today - timedelta(days=1))
+        on = ctx.clock.today() - timedelta(days=1)
+        moved = await sweep_when_caught_up(
+            on, ctx.clock, zone, progress, settings.sweep_waits_for, lambda d: sweep_day(ctx, d),
+            retry_s=settings.sweep_retry_s,
+        )  # fmt: skip
         if moved:
-            log.info("daily sweep", on=str(today - timedelta(days=1)), moved=moved)
-        zone = ctx.settings.policy.business_timezone
-        await sleep_until(ctx.clock, next_local_time(ctx.clock.now(), zone, timedelta(minutes=5)))
+            log.info("daily sweep", on=str(on), moved=moved)
+        await sleep_until(ctx.clock, next_local_time(ctx.clock.now(), zone_name, timedelta(minutes=5)))
