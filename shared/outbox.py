@@ -174,7 +174,12 @@ class Tx:
 # Anything else (broker down, timeouts, leader elections, an error not listed) is transient: the round is
 # retried with backoff and nothing after the failed row overtakes it; /health/live reports a relay that
 # stops making progress, so an unforeseen refusal that keeps failing is seen, not silent.
+class UnreadableRow(Exception):
+    """An outbox row the relay cannot turn into a record (its stored headers do not decode)."""
+
+
 PERMANENT_REFUSALS: tuple[type[BaseException], ...] = (
+    UnreadableRow,
     kafka_errors.MessageSizeTooLargeError,  # over the producer's max_request_size or the broker's message.max.bytes
     kafka_errors.RecordListTooLargeError,
     kafka_errors.RecordTooLargeError,
@@ -306,8 +311,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._progress_at: float | None = None  # monotonic time of the leader's last progress
-        self._reconnects = 0  # failed sessions in a row, for the backoff
+        # Monotonic time of the last progress while this relay leads or tries to: kept across a lost
+        # session (a relay that keeps failing to publish is stalled), cleared while another one leads.
+        self._progress_at: float | None = None
+        self._standing_by = False
+        self._reconnects = 0  # failed sessions in a row without progress, for the backoff
         self.is_leader = False
 
     def start(self) -> None:
@@ -324,8 +332,12 @@ class OutboxRelay:
                 await self._task
 
     def stalled_for(self, now: float | None = None) -> float | None:
-        """Seconds since the leading relay last caught up or moved a row on; None while it stands by."""
-        if not self.is_leader or self._progress_at is None:
+        """Seconds since this relay, leading or failing to, last caught up or moved a row on.
+
+        None while another instance's relay leads (a standby waits, it is not stalled) and before it
+        ever led.
+        """
+        if self._standing_by or self._progress_at is None:
             return None
         return (time.monotonic() if now is None else now) - self._progress_at
 
@@ -337,7 +349,6 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # the relay must outlive a database or broker outage
                 self.is_leader = False
-                self._progress_at = None
                 self._reconnects += 1
                 delay = backoff_s(self._reconnects)
                 log.warning("outbox relay error, reconnecting", schema=self._schema, error=repr(exc), retry_in_s=delay)
@@ -347,10 +358,11 @@ class OutboxRelay:
         conn = await leader_session(self._dsn, self._schema)
         try:
             lock = advisory_key(f"relay:{self._schema}")
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):  # noqa: ASYNC110
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
+                self._standing_by, self._progress_at = True, None
                 await asyncio.sleep(STANDBY_POLL_S)  # another instance's relay leads: stand by
-            self._progress_at = time.monotonic()
-            self._reconnects = 0
+            self._standing_by = False
+            self._progress_at = self._progress_at or time.monotonic()
             self.is_leader = True
             log.info("outbox relay leads", schema=self._schema)
             await conn.add_listener(notify_channel(self._schema), self._on_notify)
@@ -395,6 +407,7 @@ class OutboxRelay:
             raise
         if result.progressed:
             self._progress_at = time.monotonic()
+            self._reconnects = 0
         if result.published:
             metrics.OUTBOX_PUBLISHED.labels(self._schema).inc(result.published)
         if result.quarantined:
@@ -446,16 +459,11 @@ class OutboxRelay:
                 continue
             if time.monotonic() > send_until:
                 break
-            exc = refused_topics.get(r["topic"]) or topic_refusal(r["topic"])
-            if exc is None:
-                try:
-                    futures[r["id"]] = await self._producer.send(
-                        self._prefix + r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
-                    )
-                    continue
-                except Exception as e:  # refused before sending (size, topic), or the buffer is full
-                    exc = e
-            outcomes.by_id[r["id"]] = exc
+            sent = refused_topics.get(r["topic"]) or topic_refusal(r["topic"]) or await self._send_one(r)
+            if isinstance(sent, asyncio.Future):
+                futures[r["id"]] = sent
+                continue
+            exc = outcomes.by_id[r["id"]] = sent
             if r["key"] is not None:
                 held.add(ordering)
             if not is_permanent_refusal(exc):
@@ -464,6 +472,20 @@ class OutboxRelay:
                 refused_topics[r["topic"]] = exc  # the topic's other rows need not wait out the metadata again
         await _collect(futures, outcomes, deadline)
         return outcomes
+
+    async def _send_one(self, r: asyncpg.Record) -> asyncio.Future[Any] | BaseException:
+        """Hand one row to the producer: the future of its acknowledgement, or why it was not sent."""
+        try:
+            headers = _headers_from_json(r["headers"])
+        except (ValueError, TypeError) as e:
+            return UnreadableRow(f"headers: {e!r}")
+        try:
+            fut: asyncio.Future[Any] = await self._producer.send(
+                self._prefix + r["topic"], r["value"], key=r["key"], headers=headers
+            )
+        except Exception as e:  # refused before sending (size, topic), or the buffer is full
+            return e
+        return fut
 
     async def _isolate_refused(self, rows: Sequence[asyncpg.Record], outcomes: _Outcomes, deadline: float) -> None:
         """The broker refuses a whole batch for one bad record: send each refused row alone, in id order.

@@ -37,6 +37,7 @@ from shared.consumer import BatchProcessor, Handler
 from shared.events import Envelope
 from shared.inbox import purge_older_than
 from shared.logs import adopt_framework_loggers, configure_logging
+from shared.operators import command_checks
 from shared.outbox import OutboxRelay, purge_sent
 from shared.settings import Settings, get_settings
 
@@ -191,6 +192,7 @@ class ServiceRuntime:
                 clock=self.ctx.clock,
                 max_record_bytes=s.broker.max_record_bytes,
                 max_output_bytes=s.broker.max_output_bytes,
+                checks=command_checks(s.operators.registry_file, consumes.accepted),  # signed operator commands
             )
         self.relay = OutboxRelay(
             self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch, topic_prefix=s.broker.topic_prefix
@@ -217,9 +219,10 @@ class ServiceRuntime:
     def stalled(self, now: float | None = None) -> list[dict[str, Any]]:
         """The parts that have had work waiting without progress for SERVICE_STALL_AFTER_S (none: live).
 
-        The leading relay is stalled when no round has published, quarantined or found nothing to do for
-        that long (a standby relay never is); a consumer when the batch it holds has not been applied for
-        that long (failing and redelivered, or hung). No I/O: the parts keep their own timestamps.
+        The relay is stalled when, leading or failing to (a lost session, a database away), no round has
+        published, quarantined or found nothing to do for that long; a standby relay never is. A consumer
+        is stalled when the batch it holds has not been applied for that long (failing and redelivered,
+        or hung). No I/O: the parts keep their own timestamps.
         """
         now = time.monotonic() if now is None else now
         limit = self.settings.service.stall_after_s

@@ -208,3 +208,21 @@ async def test_the_leader_session_keeps_alive_and_times_out_as_documented(stack:
         "idle_in_transaction_session_timeout": "1min",
     }
     assert application == f"relay:{schema}"
+
+
+async def test_a_row_whose_stored_headers_do_not_decode_is_quarantined_not_retried_forever(
+    stack: Stack, pool: asyncpg.Pool, schema: str, topic: str
+) -> None:
+    await make_topics(stack.bootstrap_servers, topic, partitions=1)
+    unreadable = await pool.fetchval(
+        """INSERT INTO outbox (topic, key, value, headers) VALUES ($1, 'C-HDR', 'v', '[["not base64!", "x"]]')
+           RETURNING id""",
+        topic,
+    )
+    await insert_rows(pool, [(topic, "C-NEXT", b"next")])
+    async with relay_on(stack, schema):
+        await eventually(lambda: _published(pool, 1))
+        assert await values_on(stack, topic) == [b"next"]
+        quarantined = await state(pool, unreadable)
+        assert quarantined["failed_at"] is not None
+        assert quarantined["error"].startswith("UnreadableRow: headers: ")
