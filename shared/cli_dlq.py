@@ -60,7 +60,7 @@ async def _read(bootstrap: str, topic: str | None) -> list[dlq.DlqRecord]:
 
 
 async def _past(dsn: str, letters: list[dlq.DlqRecord]) -> dict[str, dlq.PastRedrive]:
-    conn = await dlq.connect_audit(dsn)
+    conn = await dlq.connect_audit(dsn, migrate=False)  # reading creates nothing
     try:
         return await dlq.past_redrives(conn, letters)
     finally:

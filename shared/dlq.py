@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import asyncpg
-from aiokafka.errors import KafkaError
 
 from shared.db import advisory_key, migration_files, quote_ident
 from shared.topics import DLQ_SUFFIX, all_topics
@@ -254,11 +253,12 @@ async def apply_audit_migrations(dsn: str) -> list[str]:
         await conn.close()
 
 
-async def connect_audit(dsn: str) -> asyncpg.Connection[Any]:
-    """A connection on the audit schema, migrated."""
+async def connect_audit(dsn: str, *, migrate: bool = True) -> asyncpg.Connection[Any]:
+    """A connection on the audit schema; migrated first unless only reading."""
     conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, server_settings={"search_path": AUDIT_SCHEMA})
     try:
-        await migrate_audit(conn)
+        if migrate:
+            await migrate_audit(conn)
     except BaseException:
         await conn.close()
         raise
@@ -273,8 +273,8 @@ class PastRedrive:
 
 
 async def past_redrives(conn: asyncpg.Connection[Any], letters: Sequence[DlqRecord]) -> dict[str, PastRedrive]:
-    """The (non-dry) redrive of each letter that has one, by letter id."""
-    if not letters:
+    """The (non-dry) redrive of each letter that has one, by letter id (none before the first redrive)."""
+    if not letters or not await conn.fetchval(f"SELECT to_regclass('{AUDIT_SCHEMA}.dlq_redrives') IS NOT NULL"):
         return {}
     rows = await conn.fetch(
         """SELECT d.dlq_topic, d.dlq_partition, d.dlq_offset, d.dlq_timestamp_ms, d.redrive_id, d.redriven_by,
@@ -315,7 +315,7 @@ async def _audit(conn: asyncpg.Connection[Any], op: RedriveOperation, letter: Dl
         event_id,
         _db_text(letter.error),
         _db_text(letter.consumer),
-        op.by,
+        _db_text(op.by),
         op.at,
         dry_run,
     )
@@ -446,8 +446,9 @@ async def _redrive_one(
                 op.prefix + letter.source_topic, original.value, key=original.key,
                 headers=op.redrive_headers(letter, original),
             )  # fmt: skip
-    except (KafkaError, asyncpg.PostgresError, OSError, TimeoutError) as exc:
-        # Not published or not audited (the transaction rolled back): this letter can be redriven again later.
+    except Exception as exc:
+        # Not published or not audited (the transaction rolled back): this letter can be redriven again later,
+        # and one letter the broker or the database refuses never stops the next.
         return LetterOutcome(letter, "failed", repr(exc), event_id)
     sent[(letter.source_topic, letter.source)] = letter.id
     return LetterOutcome(letter, "redriven", "", event_id)
