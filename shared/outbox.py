@@ -214,7 +214,9 @@ LEADER_SESSION = {
     "idle_session_timeout": "60s",
     "idle_in_transaction_session_timeout": "60s",
 }
-COMMAND_TIMEOUT_S = 20.0  # client side: a query the server never answers fails, and the relay stands down
+# Client side, the relay sends a statement at least every poll interval (a standby every 2 s), so a dead
+# server is noticed by this timeout on the statement; socket keepalives would add nothing.
+COMMAND_TIMEOUT_S = 20.0  # a query the server never answers fails, and the relay stands down
 STANDBY_POLL_S = 2.0
 SEND_BUDGET_S = 10.0  # a round starts no new send after this (the rest waits for the next round)
 ROUND_BUDGET_S = 40.0  # nor waits for acknowledgements past this (what is unacknowledged is sent again)
