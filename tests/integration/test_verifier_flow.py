@@ -36,7 +36,7 @@ from shared.events import (
 from shared.runtime import ServiceRuntime
 from tests.support.factories import example
 from tests.support.kafka import eventually
-from tests.support.services import Lane, new_lane, running
+from tests.support.services import Lane, new_lane, running, tally_work
 
 pytestmark = pytest.mark.integration
 
@@ -388,7 +388,8 @@ async def test_two_thousand_claims_with_a_second_instance_joining_midway(
     spec = lane.isolate(SPEC)
     world = World(lane)
     claims = [world.ids() for _ in range(2000)]
-    async with running(spec, lane.settings(max_batch=100)):
+    async with running(spec, lane.settings(max_batch=100)) as first_instance:
+        first = tally_work(first_instance)
         pool = await db.create_pool(stack.database_url, spec.schema)
         try:
             await lane.publish([member(card) for _, card, _ in claims])
@@ -398,7 +399,10 @@ async def test_two_thousand_claims_with_a_second_instance_joining_midway(
 
             await eventually(members, within=60)
             await lane.publish([grouped(c, card, sep) for c, card, sep in claims[:1000]])
-            async with running(spec, lane.settings(max_batch=100)):
+            async with running(spec, lane.settings(max_batch=100)) as second_instance:
+                second = tally_work(second_instance)
+                # It joins while the first 1,000 are in flight; the rest arrive once it holds partitions.
+                await eventually(lambda: lane.instances_joined(spec, 2), within=60)
                 await lane.publish([grouped(c, card, sep) for c, card, sep in claims[1000:]])
 
                 async def counts() -> dict[str, int]:
@@ -418,6 +422,7 @@ async def test_two_thousand_claims_with_a_second_instance_joining_midway(
     verified = [e for e in await lane.events("claims.verified") if isinstance(e, ClaimVerified)]
     assert len(verified) == 2000
     assert {e.claim_id for e in verified} == {c for c, _, _ in claims}
+    assert second.applied > 0, f"the second instance applied nothing (the first applied {first.applied})"
 
 
 async def test_one_sep_claimed_twice_at_once_is_verified_once_across_two_instances(
@@ -426,7 +431,9 @@ async def test_one_sep_claimed_twice_at_once_is_verified_once_across_two_instanc
     spec = lane.isolate(SPEC)
     world = World(lane)
     pairs = [world.ids() for _ in range(200)]
-    async with running(spec, lane.settings(max_batch=50)), running(spec, lane.settings(max_batch=50)):
+    async with running(spec, lane.settings(max_batch=50)) as one, running(spec, lane.settings(max_batch=50)) as two:
+        tallies = [tally_work(one), tally_work(two)]
+        await eventually(lambda: lane.instances_joined(spec, 2), within=60)  # both hold partitions
         pool = await db.create_pool(stack.database_url, spec.schema)
         try:
             await lane.publish([member(card) for _, card, _ in pairs])
@@ -450,6 +457,7 @@ async def test_one_sep_claimed_twice_at_once_is_verified_once_across_two_instanc
     for r in rows:
         by_sep.setdefault(r["nomor_sep"], []).append(r["state"])
     assert all(sorted(states) == ["rejected", "verified"] for states in by_sep.values()), "a SEP verified twice"
+    assert min(t.applied for t in tallies) > 0, f"events applied per instance: {[t.applied for t in tallies]}"
 
 
 # --------------------------------------------------------------------------- receipt time, not processing time

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 from aiokafka import ConsumerRecord
 
@@ -14,7 +15,7 @@ from shared.events import Envelope, parse_event
 from shared.runtime import ServiceRuntime, ServiceSpec
 from shared.settings import BrokerSettings, DatabaseSettings, PolicySettings, ServiceSettings, Settings
 from shared.topics import all_topics
-from tests.support.kafka import consumed_all, produce, read_all
+from tests.support.kafka import consumed_all, group_members, produce, read_all
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,17 @@ class Lane:
                 return False
         return True
 
+    async def instances_joined(self, spec: ServiceSpec, instances: int) -> bool:
+        """Whether every consumer group of `spec` (isolated) is stable with `instances` members."""
+        for c in spec.consumes:
+            try:
+                state = await group_members(self.stack.bootstrap_servers, self.prefix + c.name)
+            except Exception:  # the coordinator does not know the group yet
+                return False
+            if state != ("Stable", instances):
+                return False
+        return True
+
 
 async def new_lane(stack: Stack) -> Lane:
     """A fresh prefix with every contract topic created under it."""
@@ -78,6 +90,30 @@ async def new_lane(stack: Stack) -> Lane:
     await create_topics(stack.bootstrap_servers, [replace(t, partitions=min(t.partitions, 3)) for t in all_topics()],
                         prefix=lane.prefix)  # fmt: skip
     return lane
+
+
+@dataclass
+class WorkTally:
+    """What one in-process instance applied, from the results of the batches it committed."""
+
+    applied: int = 0
+    batches: int = 0
+
+
+def tally_work(runtime: ServiceRuntime) -> WorkTally:
+    """Count, from now on, the events this instance applies (so a test can tell two instances apart)."""
+    tally = WorkTally()
+    for processor in runtime.processors.values():
+        apply = processor.process
+
+        async def counted(records: Any, apply: Any = apply) -> Any:
+            result = await apply(records)
+            tally.applied += result.applied
+            tally.batches += 1
+            return result
+
+        processor.process = counted  # type: ignore[method-assign]
+    return tally
 
 
 @asynccontextmanager
