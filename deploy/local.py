@@ -43,16 +43,26 @@ class Stack:
     _stoppers: list[Any] = field(default_factory=list)
     broker_process: subprocess.Popen[bytes] | None = None
     postgres_process: subprocess.Popen[bytes] | None = None
+    # The notifier seals webhook secrets with it (services/notifier/adapters/sealing.py); production sets its own.
+    notifier_secrets_key: str = field(default_factory=lambda: _notifier_secrets_key())
 
     def env(self) -> dict[str, str]:
         """Environment variables for services and tools."""
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers, "DATABASE_URL": self.database_url}
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers, "DATABASE_URL": self.database_url,
+                "NOTIFIER_SECRETS_KEY": self.notifier_secrets_key}  # fmt: skip
 
     def stop(self) -> None:
         """Stop everything this stack started, newest first."""
         while self._stoppers:
             with contextlib.suppress(Exception):
                 self._stoppers.pop()()
+
+
+def _notifier_secrets_key() -> str:
+    """NOTIFIER_SECRETS_KEY if set, else a fresh key for this stack (its database is fresh too)."""
+    from cryptography.fernet import Fernet
+
+    return os.environ.get("NOTIFIER_SECRETS_KEY") or Fernet.generate_key().decode()
 
 
 def free_port() -> int:

@@ -19,6 +19,7 @@ def stack() -> Iterator[Stack]:
     s = start_stack()
     os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", s.bootstrap_servers)
     os.environ.setdefault("DATABASE_URL", s.database_url)
+    os.environ.setdefault("NOTIFIER_SECRETS_KEY", s.notifier_secrets_key)  # the notifier refuses to run without
     try:
         yield s
     finally:

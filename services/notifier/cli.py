@@ -4,8 +4,10 @@ Subscriptions are the notifier's own configuration, written here through the not
 repository code rather than as a command on a `notifier.commands` topic (ENGINEERING.md
 prefers commands): the contract has no notifier command yet, a subscription change has
 no effect on any other service, and the operator sees the result (or the refusal) at
-once. Signing secrets are read from NOTIFY_WEBHOOK_SECRET or a hidden prompt and are
-never printed.
+once. Signing secrets are read from NOTIFY_WEBHOOK_SECRET or a hidden prompt, are never
+printed, and are stored sealed with NOTIFIER_SECRETS_KEY (the same key the notifier has).
+A webhook URL is refused unless it resolves to public addresses only or
+NOTIFIER_WEBHOOK_ALLOW names it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from typing import Annotated, TypeVar, cast
 import asyncpg
 import typer
 
+from services.notifier import subscriptions
 from services.notifier.adapters import repository
+from services.notifier.adapters.egress import Egress, Resolver, system_resolver
+from services.notifier.adapters.sealing import MissingSecretsKey, SecretBox, new_key, secret_box
 from services.notifier.domain.model import Language, Subscription, SubscriptionRequest
-from services.notifier.domain.routing import validate, with_defaults
+from services.notifier.domain.routing import with_defaults
+from services.notifier.settings import NotifierSettings
 from shared import db
 from shared.clock import get_clock
 from shared.settings import get_settings
@@ -38,6 +44,8 @@ notify = typer.Typer(
 
 SchemaOption = Annotated[str, typer.Option(hidden=True, help="The notifier's schema (tests use their own)")]
 T = TypeVar("T")
+# How webhook hosts are resolved when a subscription is checked (tests map names without DNS).
+RESOLVER: Resolver = system_resolver
 
 
 def register(root: typer.Typer) -> None:
@@ -78,11 +86,37 @@ def describe(sub: Subscription) -> str:
     who = f"hospital {sub.kode_rs}" if sub.audience == "hospital" else "operators"
     parts = [f"#{sub.id}", who, sub.channel, sub.target, sub.language, sub.timezone]
     if sub.channel == "webhook":
-        parts.append("secret: set" if sub.secret else "secret: none")
+        parts.append(_secrets(sub))
     if not sub.active:
         parts.append("(removed)")
     parts.append("events: " + ",".join(sub.event_types))
     return "  ".join(parts)
+
+
+def _secrets(sub: Subscription) -> str:
+    if sub.signing_secrets == 0:
+        return "secret: none"
+    if sub.signing_secrets == 1:
+        return "secret: set"
+    until = sub.overlap_until.isoformat() if sub.overlap_until else "?"
+    return f"secrets: {sub.signing_secrets} signing (rotation: the old one signs until {until})"
+
+
+def _settings() -> NotifierSettings:
+    """NOTIFIER_* as the notifier reads them (read afresh: the allow-list and key must be the service's)."""
+    try:
+        return NotifierSettings()
+    except ValueError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _box(settings: NotifierSettings) -> SecretBox:
+    try:
+        return secret_box(settings)
+    except MissingSecretsKey as exc:
+        _fail(str(exc))
+        raise
 
 
 @notify.command()
@@ -116,16 +150,81 @@ def subscribe(
             secret=secret,
         )
     )
-    problems = validate(request)
-    if problems:
-        _fail(*problems, code=1)
+    settings = _settings()
+    box = _box(settings) if webhook is not None else None  # e-mail: nothing to seal
+    egress = Egress(settings.allow_list(), RESOLVER)
 
-    async def add(conn: asyncpg.Connection) -> list[Subscription]:
-        sub_id = await repository.add_subscription(conn, request, get_clock().now())
-        return [s for s in await repository.list_subscriptions(conn, kode_rs=kode_rs) if s.id == sub_id]
+    async def add(conn: asyncpg.Connection) -> subscriptions.Outcome | Subscription:
+        now = get_clock().now()
+        outcome = await subscriptions.subscribe(conn, request, egress=egress, box=box, now=now)
+        if outcome.subscription_id is None:
+            return outcome
+        listed = await repository.list_subscriptions(conn, kode_rs=kode_rs, now=now)
+        return next(s for s in listed if s.id == outcome.subscription_id)
 
-    (created,) = _run(schema, add)
+    created = _run(schema, add)
+    if isinstance(created, subscriptions.Outcome):
+        _fail(*created.problems, code=1)
+        return
     typer.echo(f"subscribed {describe(created)}")
+
+
+@notify.command(name="rotate-secret")
+def rotate_secret(
+    subscription_id: Annotated[int, typer.Argument(help="Webhook subscription number (see `notify list`)")],
+    overlap: Annotated[str, typer.Option(help="How long the old secret keeps signing too: 7d, 36h, 90m")] = "7d",
+    schema: SchemaOption = "notifier",
+) -> None:
+    """Add a new signing secret (NOTIFY_WEBHOOK_SECRET or a prompt); the old one also signs until the overlap ends."""
+    try:
+        length = subscriptions.parse_overlap(overlap)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    secret = _secret()
+    box = _box(_settings())
+
+    async def rotate(conn: asyncpg.Connection) -> repository.SecretChange:
+        return await subscriptions.rotate_secret(conn, subscription_id, secret, length, box=box, now=get_clock().now())
+
+    change = _run(schema, rotate)
+    if change.refused:
+        _fail(change.refused, code=1)
+    until = change.overlap_until.isoformat() if change.overlap_until else "?"
+    typer.echo(f"#{subscription_id}: the new secret signs from now; the old one also signs until {until}")
+
+
+@notify.command(name="retire-secret")
+def retire_secret(
+    subscription_id: Annotated[int, typer.Argument(help="Webhook subscription number (see `notify list`)")],
+    schema: SchemaOption = "notifier",
+) -> None:
+    """End a rotation now: only the newest secret signs from now on."""
+
+    async def retire(conn: asyncpg.Connection) -> repository.SecretChange:
+        return await repository.retire_old_secrets(conn, subscription_id, get_clock().now())
+
+    change = _run(schema, retire)
+    if change.refused:
+        _fail(change.refused, code=1)
+    typer.echo(f"#{subscription_id}: {change.retired} old secret(s) retired; only the newest signs now")
+
+
+@notify.command(name="new-key")
+def new_key_() -> None:
+    """Print a fresh NOTIFIER_SECRETS_KEY (keep it in your secret store; the notifier and claimsctl need it)."""
+    typer.echo(new_key())
+
+
+@notify.command()
+def reseal(schema: SchemaOption = "notifier") -> None:
+    """Re-seal every webhook secret with the first NOTIFIER_SECRETS_KEY (key rotation: new key first, then this)."""
+    box = _box(_settings())
+
+    async def run(conn: asyncpg.Connection) -> int:
+        return await repository.reseal_secrets(conn, box.reseal)
+
+    typer.echo(f"re-sealed {_run(schema, run)} webhook secret(s) with the first key")
 
 
 def _secret() -> str:
@@ -171,7 +270,7 @@ def list_(
     """List subscriptions (secrets are never shown)."""
 
     async def fetch(conn: asyncpg.Connection) -> list[Subscription]:
-        return await repository.list_subscriptions(conn, kode_rs=kode_rs, include_inactive=all_)
+        return await repository.list_subscriptions(conn, kode_rs=kode_rs, include_inactive=all_, now=get_clock().now())
 
     subs = _run(schema, fetch)
     if not subs:

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-import httpx
 import structlog
 
 from services.notifier.adapters import metrics, repository
+from services.notifier.adapters.egress import Egress, Resolver, guarded_client, system_resolver
+from services.notifier.adapters.sealing import secret_box
 from services.notifier.adapters.smtp import SmtpSender
 from services.notifier.adapters.webhook import WebhookSender
 from services.notifier.domain.model import AttemptResult, ClaimedDelivery
@@ -246,11 +247,25 @@ class Dispatcher:
                 await self._listener.close()
 
 
-async def run_dispatcher(pool: Pool, schema: str, clock: Clock, settings: NotifierSettings, dsn: str | None) -> None:
-    """The dispatcher with the real senders (httpx for webhooks, aiosmtplib for e-mail)."""
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
+async def run_dispatcher(
+    pool: Pool,
+    schema: str,
+    clock: Clock,
+    settings: NotifierSettings,
+    dsn: str | None,
+    *,
+    resolver: Resolver = system_resolver,
+) -> None:
+    """The dispatcher with the real senders (guarded httpx for webhooks, aiosmtplib for e-mail)."""
+    box = secret_box(settings)  # no key: this raises, and the notifier says why
+    async with pool.acquire() as conn, conn.transaction():
+        sealed = await repository.seal_clear_secrets(conn, box.seal, clock.now())
+    if sealed:
+        log.warning("webhook secrets stored in clear were sealed", subscriptions=sealed)
+    egress = Egress(settings.allow_list(), resolver)
+    async with guarded_client(egress, settings.webhook_timeout_s) as client:
         senders: dict[str, Sender] = {
-            "webhook": WebhookSender(client, clock, settings.webhook_timeout_s),
+            "webhook": WebhookSender(client, clock, settings.webhook_timeout_s, box),
             "email": SmtpSender(settings, clock),
         }
         await Dispatcher(pool, schema, clock, settings, senders, dsn=dsn).run()

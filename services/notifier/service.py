@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.notifier.adapters.egress import Resolver, system_resolver
 from services.notifier.dispatcher import run_dispatcher
 from services.notifier.domain.messages import HANDLED_EVENTS
 from services.notifier.entrypoints.dead_letters import watch_dead_letters
@@ -27,14 +28,20 @@ def dlq_topics(prefix: str = "") -> tuple[str, ...]:
 
 
 def make_spec(
-    config: NotifierSettings | None = None, *, schema: str = NAME, group: str = NAME, topic_prefix: str = ""
+    config: NotifierSettings | None = None,
+    *,
+    schema: str = NAME,
+    group: str = NAME,
+    topic_prefix: str = "",
+    resolver: Resolver = system_resolver,
 ) -> ServiceSpec:
-    """The notifier; tests pass their own settings, schema, group and topic prefix."""
+    """The notifier; tests pass their own settings, schema, group, topic prefix and webhook host resolver."""
     accepted = {topic_prefix + cls.topic: (cls,) for cls in HANDLED_EVENTS}
 
     async def dispatcher(ctx: ServiceContext) -> None:
         _, dsn = resolve_endpoints(ctx.settings)
-        await run_dispatcher(ctx.pool, ctx.schema, ctx.clock, config or get_notifier_settings(), dsn)
+        settings = config or get_notifier_settings()
+        await run_dispatcher(ctx.pool, ctx.schema, ctx.clock, settings, dsn, resolver=resolver)
 
     async def dead_letters(ctx: ServiceContext) -> None:
         bootstrap, _ = resolve_endpoints(ctx.settings)

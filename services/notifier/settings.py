@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.notifier.domain.destinations import AllowEntry, parse_allow_list
+
 SmtpSecurity = Literal["auto", "starttls", "tls", "none"]
 
 
@@ -36,6 +38,16 @@ class NotifierSettings(BaseSettings):
         default=60.0, gt=0, description="A claimed delivery is retried by any instance once its lease expires"
     )
     poll_interval_s: float = Field(default=1.0, gt=0, description="Longest idle wait between due checks")
+    webhook_allow: str = Field(
+        default="",
+        description="Webhook receivers allowed although loopback, private, link-local, CGNAT or otherwise not "
+        "public: host[:port], address[:port], [v6]:port or CIDR, comma-separated; empty: public receivers only",
+    )
+    secrets_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key(s) sealing webhook secrets at rest, comma-separated: the first seals, any opens "
+        "(`claimsctl notify new-key` makes one); required outside the local stack, never logged",
+    )
 
     @model_validator(mode="after")
     def _lease_outlasts_a_request(self) -> NotifierSettings:
@@ -43,6 +55,15 @@ class NotifierSettings(BaseSettings):
         if self.lease_s <= 2 * longest:
             raise ValueError(f"NOTIFIER_LEASE_S ({self.lease_s}) must exceed twice the longest timeout ({longest})")
         return self
+
+    @model_validator(mode="after")
+    def _allow_list_parses(self) -> NotifierSettings:
+        parse_allow_list(self.webhook_allow)  # a typo is a start-up error, not a silently empty list
+        return self
+
+    def allow_list(self) -> tuple[AllowEntry, ...]:
+        """NOTIFIER_WEBHOOK_ALLOW, parsed."""
+        return parse_allow_list(self.webhook_allow)
 
 
 @lru_cache(maxsize=1)

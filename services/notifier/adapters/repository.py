@@ -7,8 +7,9 @@ caller's transaction unless it says otherwise.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 import asyncpg
@@ -34,7 +35,11 @@ def wake_channel(schema: str) -> str:
 
 # --------------------------------------------------------------------------- subscriptions
 
-_SUBSCRIPTION_COLUMNS = "id, audience, kode_rs, channel, target, secret, language, timezone, event_types, active"
+# Signing now: not past the end of its overlap ($1 is the instant of signing or listing).
+_SIGNING = "w.subscription_id = s.id AND (w.signs_until IS NULL OR w.signs_until > $1)"
+_SUBSCRIPTION_COLUMNS = f"""s.id, s.audience, s.kode_rs, s.channel, s.target, s.language, s.timezone, s.event_types,
+    s.active, (SELECT count(*) FROM webhook_secrets w WHERE {_SIGNING}) AS signing_secrets,
+    (SELECT min(w.signs_until) FROM webhook_secrets w WHERE {_SIGNING}) AS overlap_until"""
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
@@ -48,27 +53,113 @@ def _subscription(row: asyncpg.Record) -> Subscription:
         timezone=row["timezone"],
         event_types=tuple(row["event_types"]),
         active=row["active"],
-        secret=row["secret"],
+        signing_secrets=row["signing_secrets"],
+        overlap_until=row["overlap_until"],
     )
 
 
-async def add_subscription(conn: Conn, request: SubscriptionRequest, now: datetime) -> int:
-    """Store a validated subscription; returns its id."""
+async def add_subscription(conn: Conn, request: SubscriptionRequest, now: datetime, sealed: bytes | None) -> int:
+    """Store a validated (and, for a webhook, checked) subscription with its sealed secret; returns its id.
+
+    `request.secret` is never stored: only `sealed`, its Fernet token (adapters/sealing.py).
+    """
     sub_id: int = await conn.fetchval(
-        """INSERT INTO subscriptions (audience, kode_rs, channel, target, secret, language, timezone, event_types,
-                                      created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id""",
+        """INSERT INTO subscriptions (audience, kode_rs, channel, target, language, timezone, event_types, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
         request.audience,
         request.kode_rs,
         request.channel,
         request.target,
-        request.secret,
         request.language,
         request.timezone,
         list(request.event_types),
         now,
     )
+    if sealed is not None:
+        await conn.execute(
+            "INSERT INTO webhook_secrets (subscription_id, sealed, created_at) VALUES ($1, $2, $3)", sub_id, sealed, now
+        )
     return sub_id
+
+
+@dataclass(frozen=True)
+class SecretChange:
+    """What a rotation step did, or why it was refused (`refused` set, nothing changed)."""
+
+    refused: str | None = None
+    overlap_until: datetime | None = None
+    retired: int = 0
+
+
+async def add_secret(
+    conn: Conn, subscription_id: int, sealed: bytes, overlap_until: datetime, now: datetime
+) -> SecretChange:
+    """Rotation, step 1: a new secret signs from now; the current one keeps signing until `overlap_until`."""
+    sub = await conn.fetchrow("SELECT channel FROM subscriptions WHERE id = $1 AND active FOR UPDATE", subscription_id)
+    if sub is None or sub["channel"] != "webhook":
+        return SecretChange(refused=f"subscription: no active webhook subscription #{subscription_id}")
+    if overlap_until <= now:
+        return SecretChange(refused=f"overlap: its end {overlap_until.isoformat()} is not in the future")
+    signing: int = await conn.fetchval(
+        f"SELECT count(*) FROM webhook_secrets w, subscriptions s WHERE s.id = $2 AND {_SIGNING}", now, subscription_id
+    )
+    if signing >= 2:
+        return SecretChange(
+            refused=f"secret: #{subscription_id} is already signing with two secrets (a rotation is under way): "
+            "retire the old one first (`claimsctl notify retire-secret`)"
+        )
+    await conn.execute(
+        "UPDATE webhook_secrets SET signs_until = $2 WHERE subscription_id = $1 AND signs_until IS NULL",
+        subscription_id,
+        overlap_until,
+    )
+    await conn.execute(
+        "INSERT INTO webhook_secrets (subscription_id, sealed, created_at) VALUES ($1, $2, $3)",
+        subscription_id,
+        sealed,
+        now,
+    )
+    return SecretChange(overlap_until=overlap_until)
+
+
+async def retire_old_secrets(conn: Conn, subscription_id: int, now: datetime) -> SecretChange:
+    """Rotation, step 2 (or the overlap simply ends): every secret but the newest stops signing now."""
+    found = await conn.fetchval("SELECT 1 FROM subscriptions WHERE id = $1 AND active FOR UPDATE", subscription_id)
+    if found is None:
+        return SecretChange(refused=f"subscription: no active webhook subscription #{subscription_id}")
+    status: str = await conn.execute(
+        """UPDATE webhook_secrets SET signs_until = $2
+            WHERE subscription_id = $1 AND (signs_until IS NULL OR signs_until > $2)
+              AND id <> (SELECT max(id) FROM webhook_secrets WHERE subscription_id = $1)""",
+        subscription_id,
+        now,
+    )
+    retired = int(status.split()[-1])
+    if not retired:
+        return SecretChange(refused=f"secret: #{subscription_id} signs with one secret only: nothing to retire")
+    return SecretChange(retired=retired)
+
+
+async def seal_clear_secrets(conn: Conn, seal: Callable[[str], bytes], now: datetime) -> int:
+    """Seal secrets a notifier before migration 0002 stored in clear, and erase them; returns how many."""
+    rows = await conn.fetch("SELECT id, secret FROM subscriptions WHERE secret IS NOT NULL FOR UPDATE")
+    for r in rows:
+        await conn.execute(
+            "INSERT INTO webhook_secrets (subscription_id, sealed, created_at) VALUES ($1, $2, $3)",
+            r["id"],
+            seal(r["secret"]),
+            now,
+        )
+        await conn.execute("UPDATE subscriptions SET secret = NULL WHERE id = $1", r["id"])
+    return len(rows)
+
+
+async def reseal_secrets(conn: Conn, reseal: Callable[[bytes], bytes]) -> int:
+    """Re-seal every stored secret with the first NOTIFIER_SECRETS_KEY (after adding a new key)."""
+    rows = await conn.fetch("SELECT id, sealed FROM webhook_secrets FOR UPDATE")
+    for r in rows:
+        await conn.execute("UPDATE webhook_secrets SET sealed = $2 WHERE id = $1", r["id"], reseal(r["sealed"]))
+    return len(rows)
 
 
 async def remove_subscription(conn: Conn, subscription_id: int, now: datetime) -> int | None:
@@ -88,12 +179,13 @@ async def remove_subscription(conn: Conn, subscription_id: int, now: datetime) -
 
 
 async def list_subscriptions(
-    conn: Conn, *, kode_rs: str | None = None, include_inactive: bool = False
+    conn: Conn, *, kode_rs: str | None = None, include_inactive: bool = False, now: datetime | None = None
 ) -> list[Subscription]:
-    """Subscriptions, optionally of one hospital, oldest first."""
+    """Subscriptions, optionally of one hospital, oldest first (secrets counted as signing at `now`)."""
     rows = await conn.fetch(
-        f"""SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
-            WHERE ($1::text IS NULL OR kode_rs = $1) AND ($2 OR active) ORDER BY id""",
+        f"""SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions s
+            WHERE ($2::text IS NULL OR s.kode_rs = $2) AND ($3 OR s.active) ORDER BY s.id""",
+        now or datetime.now(UTC),
         kode_rs,
         include_inactive,
     )
@@ -103,8 +195,10 @@ async def list_subscriptions(
 async def candidate_subscriptions(conn: Conn, kode_rs: str | None) -> list[Subscription]:
     """Active subscriptions that could hear about an event of hospital `kode_rs` (routing decides)."""
     rows = await conn.fetch(
-        f"""SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions
-            WHERE active AND (audience = 'operators' OR kode_rs = $1) ORDER BY id""",
+        """SELECT s.id, s.audience, s.kode_rs, s.channel, s.target, s.language, s.timezone, s.event_types, s.active,
+                  0 AS signing_secrets, NULL::timestamptz AS overlap_until
+             FROM subscriptions s
+            WHERE s.active AND (s.audience = 'operators' OR s.kode_rs = $1) ORDER BY s.id""",
         kode_rs,
     )
     return [_subscription(r) for r in rows]
@@ -195,7 +289,8 @@ async def claim_due(
               FROM locked, subscriptions s
              WHERE d.id = locked.id AND s.id = d.subscription_id AND s.active
          RETURNING d.id, d.event_id, d.subscription_id, d.event_type, d.claim_id, d.kode_rs, d.channel, d.subject,
-                   d.text, d.body, d.attempts, s.target, s.secret""",
+                   d.text, d.body, d.attempts, s.target,
+                   array(SELECT w.sealed FROM webhook_secrets w WHERE {_SIGNING} ORDER BY w.id DESC) AS sealed""",
         now,
         limit,
         per_subscription,
@@ -217,7 +312,7 @@ async def claim_due(
             body=r["body"],
             attempt=r["attempts"],
             lease_token=token,
-            secret=r["secret"],
+            sealed_secrets=tuple(r["sealed"]),
         )
         for r in rows
     ]

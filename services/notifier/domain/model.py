@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 Audience = Literal["hospital", "operators"]
@@ -42,7 +43,8 @@ class Subscription:
     timezone: str
     event_types: tuple[str, ...]
     active: bool = True
-    secret: str | None = field(default=None, repr=False)
+    signing_secrets: int = 0  # how many secrets sign its deliveries now (2 during a rotation's overlap)
+    overlap_until: datetime | None = None  # when the older secret of a rotation stops signing
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class ClaimedDelivery:
     body: bytes | None
     attempt: int
     lease_token: uuid.UUID
-    secret: str | None = field(default=None, repr=False)
+    sealed_secrets: tuple[bytes, ...] = field(default=(), repr=False)  # newest first; opened only to sign
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from deploy.local import Stack, free_port
 from services.notifier.adapters import repository
+from services.notifier.adapters.egress import Resolver, system_resolver
+from services.notifier.adapters.sealing import SecretBox, new_key
 from services.notifier.domain.model import SubscriptionRequest
 from services.notifier.domain.routing import with_defaults
 from services.notifier.service import make_spec
@@ -36,6 +38,7 @@ from tests.support.kafka import make_topics, produce
 
 README = Path(__file__).resolve().parents[3] / "services" / "notifier" / "README.md"
 SECRET = "rs-0301-signing-secret-2026"
+SECRETS_KEY = new_key()  # NOTIFIER_SECRETS_KEY of every test notifier (production must set its own)
 CLOCK = RealClock()  # the tests' own time, whatever clock another test left installed
 
 
@@ -169,6 +172,9 @@ def notifier_settings(smtp_port: int = 1, **changes: Any) -> NotifierSettings:
         "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_security": "none", "smtp_timeout_s": 2.0,
         "webhook_timeout_s": 2.0, "max_attempts": 4, "backoff_base_s": 0.05, "backoff_max_s": 0.5,
         "concurrency": 8, "per_subscription_concurrency": 2, "lease_s": 5.0, "poll_interval_s": 0.2,
+        "secrets_key": SECRETS_KEY,
+        # The tests' HTTP receivers listen on loopback, which is refused unless allow-listed: allow it explicitly.
+        "webhook_allow": "127.0.0.1",
     }  # fmt: skip
     values.update(changes)
     return NotifierSettings(**values)
@@ -205,10 +211,12 @@ class Notifier:
         await make_topics(self.stack.bootstrap_servers, *(self.topic(t.name) for t in EVENT_TOPICS))
 
     @asynccontextmanager
-    async def running(self, config: NotifierSettings | None = None) -> AsyncIterator[ServiceRuntime]:
+    async def running(
+        self, config: NotifierSettings | None = None, resolver: Resolver = system_resolver
+    ) -> AsyncIterator[ServiceRuntime]:
         """The notifier as it runs in production: migrations, consumer, dispatcher, DLQ watcher."""
         spec = make_spec(config or self.config, schema=self.schema, group=f"notifier-{self.schema}",
-                         topic_prefix=self.prefix)  # fmt: skip
+                         topic_prefix=self.prefix, resolver=resolver)  # fmt: skip
         previous = get_clock()
         set_clock(RealClock())
         runtime = ServiceRuntime(spec, kernel_settings(self.stack))
@@ -227,8 +235,11 @@ class Notifier:
 
 
 async def subscribe(pool: asyncpg.Pool, request: SubscriptionRequest) -> int:
+    """Store a subscription as the CLI does, secret sealed, but without the subscription-time destination check
+    (the dispatcher checks again on every connection; test_notifier_egress.py covers both checks)."""
+    sealed = SecretBox([SECRETS_KEY]).seal(request.secret) if request.secret else None
     async with pool.acquire() as conn:
-        return await repository.add_subscription(conn, with_defaults(request), CLOCK.now())
+        return await repository.add_subscription(conn, with_defaults(request), CLOCK.now(), sealed)
 
 
 def webhook(kode_rs: str, url: str, **changes: Any) -> SubscriptionRequest:

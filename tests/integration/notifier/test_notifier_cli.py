@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 
+import asyncpg
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from deploy.local import Stack
+import shared.runtime
+from deploy.local import Stack, free_port
+from services.notifier import cli as notifier_cli
 from services.notifier.adapters import repository
 from services.notifier.cli import register
 from services.notifier.domain.model import AttemptResult
@@ -18,22 +22,35 @@ from services.notifier.planning import plan
 from services.notifier.service import MIGRATIONS
 from shared import db
 from shared.settings import get_settings
-from tests.integration.notifier.notifier_support import CLOCK, event
+from tests.integration.notifier.notifier_support import CLOCK, SECRETS_KEY, event
 
 pytestmark = pytest.mark.integration
 
 
+PUBLIC = "93.184.215.14"  # what the hospitals' names resolve to here: checked, never connected to
+NAMES = {"rs.example": [PUBLIC], "simrs.rs-0301.test": ["10.0.0.5"]}
+
+
+async def resolve(host: str) -> list[str]:
+    """The CLI's resolver in these tests: a fixed map, no DNS."""
+    if host not in NAMES:
+        raise OSError(f"[Errno -2] Name or service not known: {host}")
+    return NAMES[host]
+
+
 @pytest.fixture
-def cli(stack: Stack) -> typer.Typer:
+def cli(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     get_settings.cache_clear()  # read DATABASE_URL as the stack fixture set it
+    monkeypatch.setattr(notifier_cli, "RESOLVER", resolve)
     root = typer.Typer()
     register(root)
     return root
 
 
-def run(cli: typer.Typer, schema: str, *args: str, secret: str = "") -> tuple[int, str]:
+def run(cli: typer.Typer, schema: str, *args: str, secret: str = "", allow: str = "") -> tuple[int, str]:
     """Exit code and stdout (errors: the exit code and stderr)."""
-    result = CliRunner().invoke(cli, ["notify", *args, "--schema", schema], env={"NOTIFY_WEBHOOK_SECRET": secret})
+    env = {"NOTIFY_WEBHOOK_SECRET": secret, "NOTIFIER_SECRETS_KEY": SECRETS_KEY, "NOTIFIER_WEBHOOK_ALLOW": allow}
+    result = CliRunner().invoke(cli, ["notify", *args, "--schema", schema], env=env)
     return result.exit_code, result.stdout if result.exit_code == 0 else result.stderr
 
 
@@ -123,3 +140,71 @@ async def _two_attempts(stack: Stack, schema: str, ev: object) -> None:
                     await repository.mark_delivered(conn, d, now)
     finally:
         await pool.close()
+
+
+def test_webhooks_into_the_network_are_refused_unless_allow_listed(cli: typer.Typer, schema: str) -> None:
+    secret = f"cli-secret-{uuid.uuid4().hex}"
+    port = free_port()
+    for url, rule in [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local (cloud metadata) address"),
+        (f"http://127.0.0.1:{port}/hook", "127.0.0.1 is a loopback address (127.0.0.0/8)"),
+        ("https://simrs.rs-0301.test/hook", "simrs.rs-0301.test resolves to 10.0.0.5, which is a private address"),
+    ]:
+        code, out = run(cli, schema, "subscribe", "--kode-rs", "0301R001", "--webhook", url, secret=secret)
+        assert code == 1, out
+        assert f"error: webhook URL '{url}': {rule}" in out and "NOTIFIER_WEBHOOK_ALLOW" in out
+    assert run(cli, schema, "list") == (0, "no subscriptions\n")  # nothing stored
+    code, out = run(cli, schema, "subscribe", "--kode-rs", "0301R001", "--webhook", f"http://127.0.0.1:{port}/hook",
+                    secret=secret, allow=f"127.0.0.1:{port}")  # fmt: skip
+    assert code == 0 and out.startswith(f"subscribed #1  hospital 0301R001  webhook  http://127.0.0.1:{port}/hook")
+    code, out = run(cli, schema, "subscribe", "--operators", "--webhook", "http://[::1]/", secret=secret,
+                    allow="not a cidr/99")  # fmt: skip
+    assert code == 2 and "NOTIFIER_WEBHOOK_ALLOW" in out  # a malformed allow-list is an error, never ignored
+
+
+def test_secrets_are_sealed_at_rest_and_rotated_with_an_overlap(cli: typer.Typer, schema: str, stack: Stack) -> None:
+    old, new, third = (f"cli-secret-{n}-{uuid.uuid4().hex}" for n in ("old", "new", "third"))
+    assert run(cli, schema, "subscribe", "--kode-rs", "0301R001", "--webhook", "https://rs.example/hook",
+               secret=old)[0] == 0  # fmt: skip
+    code, out = run(cli, schema, "rotate-secret", "1", "--overlap", "36h", secret=new)
+    assert code == 0, out
+    assert out.startswith("#1: the new secret signs from now; the old one also signs until ")
+    code, listed = run(cli, schema, "list")
+    assert "secrets: 2 signing (rotation: the old one signs until " in listed
+    code, out = run(cli, schema, "rotate-secret", "1", secret=third)
+    assert code == 1 and "already signing with two secrets" in out and "retire-secret" in out
+    assert run(cli, schema, "rotate-secret", "1", "--overlap", "soon", secret=third)[0] == 2
+    assert run(cli, schema, "rotate-secret", "1", secret="short")[1].startswith("error: secret: a webhook signing")
+    assert run(cli, schema, "retire-secret", "1") == (0, "#1: 1 old secret(s) retired; only the newest signs now\n")
+    assert run(cli, schema, "retire-secret", "1")[0] == 1  # nothing left to retire
+    assert "secret: set" in run(cli, schema, "list")[1]
+
+    stored = asyncio.run(_stored_secrets(stack, schema))
+    assert len(stored) == 2 and all(s.startswith(b"gAAAA") for s in stored)  # Fernet tokens
+    assert not any(secret.encode() in s for s in stored for secret in (old, new))
+    code, out = run(cli, schema, "reseal")
+    assert (code, out) == (0, "re-sealed 2 webhook secret(s) with the first key\n")
+
+
+def test_without_the_secrets_key_a_webhook_cannot_be_stored(
+    cli: typer.Typer, schema: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(shared.runtime, "STACK_ENV", tmp_path / "no-local-stack.env")  # not on the local stack
+    result = CliRunner().invoke(
+        cli, ["notify", "subscribe", "--kode-rs", "0301R001", "--webhook", "https://rs.example/hook", "--schema",
+              schema], env={"NOTIFY_WEBHOOK_SECRET": "a-long-enough-secret", "NOTIFIER_SECRETS_KEY": ""},
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "NOTIFIER_SECRETS_KEY is not set" in result.stderr and "claimsctl notify new-key" in result.stderr
+    assert run(cli, schema, "list") == (0, "no subscriptions\n")
+
+
+async def _stored_secrets(stack: Stack, schema: str) -> list[bytes]:
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        rows = await conn.fetch(f"SELECT sealed FROM {schema}.webhook_secrets ORDER BY id")
+        clear = await conn.fetchval(f"SELECT count(*) FROM {schema}.subscriptions WHERE secret IS NOT NULL")
+    finally:
+        await conn.close()
+    assert clear == 0
+    return [bytes(r["sealed"]) for r in rows]

@@ -19,7 +19,7 @@ from services.notifier.domain.routing import (
 
 def hospital(sub_id: int, kode_rs: str, *types: str) -> Subscription:
     return Subscription(sub_id, "hospital", kode_rs, "webhook", "https://rs.example/hook", "id", "Asia/Jakarta",
-                        types or HOSPITAL_EVENT_TYPES, secret="x" * 20)  # fmt: skip
+                        types or HOSPITAL_EVENT_TYPES, signing_secrets=1)  # fmt: skip
 
 
 def operators(sub_id: int, *types: str) -> Subscription:

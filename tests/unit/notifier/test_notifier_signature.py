@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from services.notifier.domain.signature import REPLAY_WINDOW_S, sign, verify, webhook_headers
 
 README = Path(__file__).resolve().parents[3] / "services" / "notifier" / "README.md"
@@ -28,10 +30,11 @@ def documented_verifier() -> Verifier:
     return cast(Verifier, namespace["verify_jkn_webhook"])
 
 
-def headers_for(body: bytes, timestamp: int = NOW, secret: str = SECRET) -> dict[str, str]:
+def headers_for(body: bytes, timestamp: int = NOW, *secrets: str) -> dict[str, str]:
     return webhook_headers(
-        secret, timestamp=timestamp, body=body, event_id="3f1d8a6b", event_type="ClaimPended", delivery_id=7
-    )
+        secrets or (SECRET,), timestamp=timestamp, body=body, event_id="3f1d8a6b", event_type="ClaimPended",
+        delivery_id=7,
+    )  # fmt: skip
 
 
 def test_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
@@ -83,3 +86,20 @@ def test_a_list_of_signatures_verifies_when_one_matches() -> None:
     rotated = f"v1={'0' * 64}, {h['X-JKN-Signature']}"
     assert documented_verifier()(SECRET, {**h, "X-JKN-Signature": rotated}, BODY, now=NOW)
     assert verify(SECRET, str(NOW), rotated, BODY, now=NOW)
+
+
+def test_during_a_rotation_the_header_signs_with_both_secrets_and_either_verifies() -> None:
+    new, old = "the-new-secret-of-rs-0301", SECRET
+    h = headers_for(BODY, NOW, new, old)
+    new_mac = hmac.new(new.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    old_mac = hmac.new(old.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    assert h["X-JKN-Signature"] == f"v1={new_mac}, v1={old_mac}"  # newest first
+    verify_documented = documented_verifier()
+    assert verify_documented(new, h, BODY, now=NOW)
+    assert verify_documented(old, h, BODY, now=NOW)
+    assert not verify_documented("a-third-secret-nobody-has", h, BODY, now=NOW)
+
+
+def test_a_bare_string_is_not_taken_for_a_list_of_secrets() -> None:
+    with pytest.raises(ValueError, match="list of secrets"):
+        webhook_headers(SECRET, timestamp=NOW, body=BODY, event_id="e", event_type="ClaimPended", delivery_id=1)
