@@ -200,6 +200,8 @@ async def test_a_dead_letter_too_large_for_its_dlq_is_redriven_from_postgresql(
         await eventually(lambda: _size(stack, dlq, 1))
     (letter,) = await read_all(stack.bootstrap_servers, dlq)
     assert "dlq.body-ref" in dict(letter.headers) and "trace" not in dict(letter.headers)
+    code, out = await claimsctl(stack, prefix, "dlq", "show", f"{TOPIC}.dlq:0")
+    assert code == 0 and f"body:          kept in PostgreSQL ({schema}.dead_letter_bodies id 1)" in out, out
 
     async with running(stack, schema, prefix, record_effect):
         code, out = await claimsctl(stack, prefix, "dlq", "redrive", "--topic", TOPIC, "--by", "ani")
