@@ -96,10 +96,11 @@ async def record_arrivals(pool: Pool, schema: str, clock: Clock, records: Sequen
 async def _record_one(conn: Conn, schema: str, arrival: DeadLetterArrival, now: datetime) -> int:
     if not await repository.record_dlq_arrival(conn, arrival):
         return 0  # seen before: a redelivery
-    metrics.DLQ_ARRIVALS.labels(arrival.topic).inc()
+    told = await plan(conn, schema, arrival, now)
+    metrics.DLQ_ARRIVALS.labels(arrival.topic).inc()  # counted once planned: a record stored minimally counts once
     log.error("record dead-lettered", topic=arrival.topic, offset=arrival.offset, error=arrival.header("dlq.error"),
               consumer=arrival.header("dlq.consumer"), claim_id=arrival.key)  # fmt: skip
-    return await plan(conn, schema, arrival, now)
+    return told
 
 
 def _arrival(rec: Any, now: datetime) -> DeadLetterArrival:
