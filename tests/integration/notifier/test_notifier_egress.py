@@ -7,16 +7,25 @@ below fails any test in which the notifier would open a connection to anything b
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpcore
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from deploy.local import free_port
 from services.notifier import subscriptions
-from services.notifier.adapters.egress import Egress
+from services.notifier.adapters.egress import Egress, guarded_client
 from services.notifier.adapters.sealing import SecretBox
 from services.notifier.domain.destinations import parse_allow_list
 from services.notifier.domain.routing import with_defaults
@@ -147,6 +156,77 @@ async def test_a_name_rebound_to_a_private_address_after_subscribing_is_refused_
     assert attempts[0]["error"].startswith(expected)
     assert expected in dead
     assert loopback_only == [] and receiver.requests == []  # nothing was sent anywhere
+
+
+async def test_tls_to_a_name_goes_to_the_checked_address_with_the_names_sni_host_and_certificate(
+    tmp_path: Path, loopback_only: list[str]
+) -> None:
+    cert_pem = _self_signed("simrs.rs-0304.test", tmp_path)
+    seen_sni: list[str | None] = []
+    seen_host: list[str] = []
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    def remember_sni(_sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+        seen_sni.append(name)
+
+    server_ctx.sni_callback = remember_sni
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            seen_host.extend(h.split(":", 1)[1].strip() for h in head if h.lower().startswith("host:"))
+            writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_ctx)
+    port = server.sockets[0].getsockname()[1]
+    names = Names({"simrs.rs-0304.test": ["127.0.0.1"], "other.rs-0304.test": ["127.0.0.1"]})
+    egress = Egress(parse_allow_list(f"127.0.0.1:{port}"), names)
+    trust = ssl.create_default_context(cadata=cert_pem)
+    try:
+        async with guarded_client(egress, 5.0, verify=trust) as client:
+            answered = await client.post(f"https://simrs.rs-0304.test:{port}/hook", content=b"{}")
+            assert answered.status_code == 204
+            with pytest.raises(
+                httpx.ConnectError, match="Hostname mismatch"
+            ):  # the certificate is checked against the name
+                await client.post(f"https://other.rs-0304.test:{port}/hook", content=b"{}")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert seen_sni[0] == "simrs.rs-0304.test"  # SNI: the URL's name, though the socket went to 127.0.0.1
+    assert seen_host == [f"simrs.rs-0304.test:{port}"]
+    assert loopback_only == [f"127.0.0.1:{port}", f"127.0.0.1:{port}"]
+
+
+def _self_signed(name: str, where: Path) -> str:
+    """A certificate for `name` only (and its key), written to where/cert.pem and where/key.pem."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    (where / "cert.pem").write_text(pem)
+    (where / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return pem
 
 
 async def _subscribe(pool: asyncpg.Pool, request: Any, egress: Egress) -> subscriptions.Outcome:

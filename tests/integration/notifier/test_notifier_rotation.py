@@ -1,6 +1,6 @@
 """A rotated webhook secret against the real notifier and a loopback receiver: during the overlap every
 delivery verifies with the old or the new secret, after it (retired, or the overlap's end passed) only
-with the new one."""
+with the new one. And a secret a notifier stored in clear before secrets were sealed is sealed at start."""
 
 from __future__ import annotations
 
@@ -98,3 +98,34 @@ async def _signing(pool: asyncpg.Pool, at: datetime) -> list[str]:
 
 async def _delivered(pool: asyncpg.Pool, event_id: object) -> bool:
     return bool(await pool.fetchval("SELECT status FROM deliveries WHERE event_id = $1", event_id) == "delivered")
+
+
+async def test_a_secret_stored_in_clear_before_sealing_existed_is_sealed_when_the_notifier_starts(
+    notifier: Notifier, receiver: Receiver, stack: Stack, schema: str
+) -> None:
+    rs = kode_rs()
+    await db.migrate(stack.database_url, schema, MIGRATIONS)
+    conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": schema})
+    try:  # as a notifier before migration 0002 stored it
+        await conn.execute(
+            """INSERT INTO subscriptions (audience, kode_rs, channel, target, secret, event_types, created_at)
+               VALUES ('hospital', $1, 'webhook', $2, $3, ARRAY['ClaimPended'], now())""",
+            rs,
+            receiver.url("/legacy"),
+            SECRET,
+        )
+    finally:
+        await conn.close()
+    pended = event("ClaimPended", rs)
+    async with notifier.running() as runtime:
+        assert runtime.ctx is not None
+        pool = runtime.ctx.pool
+        await notifier.publish(pended)
+        await eventually(lambda: _delivered(pool, pended.event_id), within=20)
+        clear = await pool.fetchval("SELECT count(*) FROM subscriptions WHERE secret IS NOT NULL")
+        sealed = await pool.fetch("SELECT sealed FROM webhook_secrets")
+    assert clear == 0
+    assert len(sealed) == 1 and SECRET.encode() not in bytes(sealed[0]["sealed"])
+    assert BOX.open(bytes(sealed[0]["sealed"])) == SECRET
+    (got,) = receiver.to("/legacy")
+    assert documented_verifier()(SECRET, signed_headers(got), got.body)
