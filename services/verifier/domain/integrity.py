@@ -32,7 +32,14 @@ def duplicate_sep_findings(claim_id: str, claim: ClaimData, verified_with_sep: C
     others = sorted(set(verified_with_sep) - {claim_id})
     if not others:
         return []
-    return [finding("V-DUP-SEP", field="nomor_sep", detail=f"{claim.nomor_sep}: {', '.join(others)}")]
+    return [finding("V-DUP-SEP", field="nomor_sep", detail=f"{claim.nomor_sep}: {name_some(others)}")]
+
+
+def name_some(claim_ids: Collection[str], limit: int = 5) -> str:
+    """The first `limit` claim ids and how many more: a reason must fit its bounded message however many."""
+    ordered = sorted(claim_ids)
+    shown = ", ".join(ordered[:limit])
+    return shown if len(ordered) <= limit else f"{shown} (+{len(ordered) - limit} more)"
 
 
 def readmission_findings(

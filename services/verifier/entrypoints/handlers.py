@@ -39,6 +39,7 @@ from services.verifier.domain import (
     receive_grouped,
     verify,
 )
+from services.verifier.domain.integrity import name_some
 from services.verifier.domain.rulebook import Outcome
 from services.verifier.domain.rulebook import reason as rule_reason
 from services.verifier.domain.states import UNDECIDED
@@ -325,7 +326,7 @@ async def duplicate_sep(tx: Tx, status: ClaimStatus) -> tuple[Reason, ...]:
     others = await repo.verified_with_same_sep(tx.conn, status.nomor_sep, status.claim_id)
     if not others:
         return ()
-    return (rule_reason("V-DUP-SEP", field="nomor_sep", detail=", ".join(sorted(others))),)
+    return (rule_reason("V-DUP-SEP", field="nomor_sep", detail=name_some(others)),)
 
 
 def make_verifier(policy: PolicySettings, clock: Clock, settings: VerifierSettings | None = None) -> Verifier:

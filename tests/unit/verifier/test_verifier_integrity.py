@@ -26,6 +26,14 @@ def test_sep_verified_in_another_claim_is_rejected(claim: ClaimData) -> None:
     assert "C-1" in found.reason.message_en
 
 
+def test_a_sep_claimed_many_times_names_a_few_and_counts_the_rest(claim: ClaimData) -> None:
+    # 2,000 duplicates once made a reason too long for the contract, and the event went to the DLQ.
+    verified = {f"C-{n:04d}" for n in range(2000)}
+    [found] = duplicate_sep_findings("C-9999", claim, verified)
+    assert "C-0000, C-0001, C-0002, C-0003, C-0004 (+1995 more)" in found.reason.message_en
+    assert len(found.reason.message_en) < 300
+
+
 @pytest.mark.parametrize("verified", [set(), {"C-2"}])
 def test_sep_not_verified_elsewhere_passes(claim: ClaimData, verified: set[str]) -> None:
     assert duplicate_sep_findings("C-2", claim, verified) == []
