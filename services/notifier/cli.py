@@ -27,7 +27,7 @@ import typer
 from services.notifier import subscriptions
 from services.notifier.adapters import repository
 from services.notifier.adapters.egress import Egress, Resolver, system_resolver
-from services.notifier.adapters.sealing import MissingSecretsKey, SecretBox, new_key, secret_box
+from services.notifier.adapters.sealing import MissingSecretsKey, SecretBox, UnreadableSecret, new_key, secret_box
 from services.notifier.domain.model import Language, Subscription, SubscriptionRequest
 from services.notifier.domain.routing import with_defaults
 from services.notifier.settings import NotifierSettings
@@ -224,7 +224,12 @@ def reseal(schema: SchemaOption = "notifier") -> None:
     async def run(conn: asyncpg.Connection) -> int:
         return await repository.reseal_secrets(conn, box.reseal)
 
-    typer.echo(f"re-sealed {_run(schema, run)} webhook secret(s) with the first key")
+    try:
+        count = _run(schema, run)
+    except UnreadableSecret as exc:  # nothing was changed: the transaction rolled back
+        _fail(f"{exc}; nothing was re-sealed", code=1)
+        return
+    typer.echo(f"re-sealed {count} webhook secret(s) with the first key")
 
 
 def _secret() -> str:

@@ -16,6 +16,7 @@ import shared.runtime
 from deploy.local import Stack, free_port
 from services.notifier import cli as notifier_cli
 from services.notifier.adapters import repository
+from services.notifier.adapters.sealing import SecretBox, new_key
 from services.notifier.cli import register
 from services.notifier.domain.model import AttemptResult
 from services.notifier.planning import plan
@@ -47,9 +48,11 @@ def cli(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     return root
 
 
-def run(cli: typer.Typer, schema: str, *args: str, secret: str = "", allow: str = "") -> tuple[int, str]:
+def run(
+    cli: typer.Typer, schema: str, *args: str, secret: str = "", allow: str = "", key: str = SECRETS_KEY
+) -> tuple[int, str]:
     """Exit code and stdout (errors: the exit code and stderr)."""
-    env = {"NOTIFY_WEBHOOK_SECRET": secret, "NOTIFIER_SECRETS_KEY": SECRETS_KEY, "NOTIFIER_WEBHOOK_ALLOW": allow}
+    env = {"NOTIFY_WEBHOOK_SECRET": secret, "NOTIFIER_SECRETS_KEY": key, "NOTIFIER_WEBHOOK_ALLOW": allow}
     result = CliRunner().invoke(cli, ["notify", *args, "--schema", schema], env=env)
     return result.exit_code, result.stdout if result.exit_code == 0 else result.stderr
 
@@ -182,8 +185,15 @@ def test_secrets_are_sealed_at_rest_and_rotated_with_an_overlap(cli: typer.Typer
     stored = asyncio.run(_stored_secrets(stack, schema))
     assert len(stored) == 2 and all(s.startswith(b"gAAAA") for s in stored)  # Fernet tokens
     assert not any(secret.encode() in s for s in stored for secret in (old, new))
-    code, out = run(cli, schema, "reseal")
+    # Key rotation: the new key first, the old one still listed; reseal; then the new key alone opens them.
+    next_key = new_key()
+    code, out = run(cli, schema, "reseal", key=f"{next_key},{SECRETS_KEY}")
     assert (code, out) == (0, "re-sealed 2 webhook secret(s) with the first key\n")
+    resealed = asyncio.run(_stored_secrets(stack, schema))
+    assert [SecretBox([next_key]).open(s) for s in resealed] == [old, new]
+    code, out = run(cli, schema, "reseal", key=new_key())  # a new key without the old one: refused, unchanged
+    assert code == 1 and "cannot be opened with NOTIFIER_SECRETS_KEY" in out and "nothing was re-sealed" in out
+    assert asyncio.run(_stored_secrets(stack, schema)) == resealed
 
 
 def test_without_the_secrets_key_a_webhook_cannot_be_stored(
