@@ -7,10 +7,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PenaltyMethod = Literal["daily_pro_rata", "full_months", "started_months"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 DayUnit = Literal["working", "calendar"]
 
 
@@ -37,6 +39,23 @@ class BrokerSettings(BaseSettings):
         default=1_000_000,
         description="An outgoing record larger than this is refused when written (the producer's limit is 1 MiB); "
         "the event producing it is dead-lettered `output-too-large`",
+    )
+    # Every client (services, relay, claimsctl, simulator, bench) connects through shared/kafka_security.py.
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL or SASL_PLAINTEXT (Compose and Kubernetes: SASL_SSL)"
+    )
+    sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN (with a SASL_* protocol)"
+    )
+    sasl_username: str = Field(default="", description="SASL user: the service's or operator's own principal")
+    sasl_password: SecretStr = Field(default=SecretStr(""), description="SASL password (never logged)")
+    ssl_cafile: Path | None = Field(
+        default=None, description="CA certificate(s) (PEM) the broker's certificate must chain to; empty: the system's"
+    )
+    ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM), for brokers that ask one")
+    ssl_keyfile: Path | None = Field(default=None, description="The client certificate's private key (PEM)")
+    ssl_check_hostname: bool = Field(
+        default=True, description="The broker's certificate must name the host connected to (keep on outside tests)"
     )
 
 
