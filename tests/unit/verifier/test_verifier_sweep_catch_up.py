@@ -14,7 +14,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.verifier.domain import Calendar, ClaimState, ClaimStatus, Sweep, Transition, VerificationPolicy, apply
+from services.verifier.domain import (
+    Calendar,
+    ClaimState,
+    ClaimStatus,
+    ReviewVerdict,
+    Sweep,
+    Transition,
+    VerificationPolicy,
+    apply,
+)
 from services.verifier.domain.timing import Lag, Partition, backlog, sweep_gate
 from services.verifier.entrypoints.sweeper import sweep_when_caught_up, wait_until_caught_up
 from shared.clock import FixedClock
@@ -22,6 +31,8 @@ from shared.clock import FixedClock
 JAKARTA = ZoneInfo("Asia/Jakarta")
 Reach = Callable[[ClaimState], ClaimStatus]
 STAGES = {"grouper": ["claims.submitted"], "verifier": ["claims.grouped", "verifier.commands"]}
+# Without the wait, the sweep of Thursday 12 March would deem complete a claim held for review since
+# Monday 2 March and expire one pended that Monday (resubmit_by Wednesday 11 March).
 THURSDAY = date(2026, 3, 12)
 
 
@@ -91,6 +102,31 @@ async def test_the_sweep_does_not_expire_while_a_group_reports_lag_and_does_once
     assert pended.swept == [THURSDAY]
     assert moved == 1
     assert pended.status.state == ClaimState.PEND_EXPIRED
+
+
+async def test_a_held_claim_is_not_deemed_complete_while_the_reviewers_decision_is_in_the_backlog(
+    reach: Reach, cal: Calendar, policy: VerificationPolicy
+) -> None:
+    held = Claim(reach(ClaimState.IN_REVIEW), cal, policy)  # submitted Mon 2 March: window ends Thu 12 March
+    unguarded = apply(held.status, Sweep(THURSDAY), cal, policy)
+    assert isinstance(unguarded, Transition) and unguarded.status.state == ClaimState.VERIFIED  # deemed complete
+    broker = FakeBroker()
+    broker.end[("verifier.commands", 0)] = 3
+    broker.groups["grouper"] = dict(broker.end)
+    broker.groups["verifier"] = {**broker.end, ("verifier.commands", 0): 2}  # the reviewer's pend not applied
+
+    async def sleep(_: float) -> None:
+        assert held.swept == []
+        # The verifier applies the decision the reviewer made at 23:50 on Thursday, then commits.
+        decided = apply(held.status, ReviewVerdict("pend", "dr. A", THURSDAY, missing=("resume_medis",)), cal, policy)
+        assert isinstance(decided, Transition)
+        held.status = decided.status
+        broker.groups["verifier"][("verifier.commands", 0)] = 3
+
+    clock = friday_morning()
+    await sweep_when_caught_up(THURSDAY, clock, JAKARTA, broker, STAGES, held.sweep, retry_s=1.0, sleep=sleep)
+    assert held.swept == [THURSDAY]
+    assert held.status.state == ClaimState.PENDED  # the reviewer's decision stands; nothing was deemed complete
 
 
 async def test_the_verifiers_input_is_snapshotted_only_after_the_grouper_caught_up(pended: Claim) -> None:
