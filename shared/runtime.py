@@ -36,6 +36,7 @@ from shared.clock import Clock, get_clock
 from shared.consumer import BatchProcessor, Handler
 from shared.events import Envelope
 from shared.inbox import purge_older_than
+from shared.kafka_security import client_options, faststream_security
 from shared.logs import adopt_framework_loggers, configure_logging
 from shared.outbox import OutboxRelay, purge_sent
 from shared.settings import Settings, get_settings
@@ -100,6 +101,7 @@ def make_producer(bootstrap: str, settings: Settings) -> AIOKafkaProducer:
         enable_idempotence=settings.broker.enable_idempotence,
         linger_ms=2,
         max_batch_size=256 * 1024,
+        **client_options(settings.broker),  # TLS and SASL as configured
     )
 
 
@@ -112,6 +114,7 @@ class ServiceRuntime:
         self.bootstrap, self.dsn = resolve_endpoints(self.settings)
         self.broker = KafkaBroker(
             self.bootstrap,
+            security=faststream_security(self.settings.broker),
             graceful_timeout=self.settings.service.shutdown_timeout_s,
             log_level=logging.DEBUG,  # per-batch "Received/Processed" lines only when debugging
             logger=logging.getLogger("jkn.broker"),  # through our JSON formatter, not FastStream's own

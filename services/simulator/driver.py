@@ -40,6 +40,7 @@ from shared.events import (
     ReviewDecisionRequestedPayload,
     encode_event,
 )
+from shared.kafka_security import client_options
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
@@ -66,7 +67,7 @@ class Simulation:
         self.prefix = prefix
         self.speed = speed  # simulated seconds per real second at most (0: as fast as the system answers)
         self.observer = Observer(bootstrap, prefix)
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **client_options())
         self.published: dict[str, int] = {"grouper": 0, "verifier": 0, "payments": 0}
         self.junk_sent: dict[str, int] = {}
 

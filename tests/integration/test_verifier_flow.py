@@ -278,7 +278,7 @@ async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verifica
     supplementary = [e for e in events if isinstance(e, ClaimVerified) and e.payload.verification_seq == 1]
     assert len(resolved) == 1
     assert resolved[0].payload.supplementary_amount == adjustment.amount  # type: ignore[attr-defined]
-    assert resolved[0].payload.reviewer == "dr. Siti Rahma (TKMKB)"  # type: ignore[attr-defined]  # type: ignore[attr-defined]
+    assert resolved[0].payload.reviewer == "dr. Siti Rahma (TKMKB)"  # type: ignore[attr-defined]
     (extra,) = supplementary
     assert extra.payload.approved_amount == adjustment.amount
     history = await pool.fetch("SELECT kind FROM claim_history WHERE claim_id = $1 ORDER BY id", claim_id)
