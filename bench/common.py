@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local import Stack, free_port, start_stack
+from shared.kafka_security import client_options
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -310,7 +311,7 @@ class Observer:
     def __init__(self, bootstrap: str, topics: Sequence[str]) -> None:
         self.topics = tuple(topics)
         self.consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+            *topics, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", **client_options(),
             enable_auto_commit=False, max_partition_fetch_bytes=4 * MB, fetch_max_bytes=32 * MB,
         )  # fmt: skip
         self.first: dict[str, dict[str, Seen]] = {t: {} for t in topics}
@@ -364,7 +365,9 @@ class Observer:
 
 def make_producer(bootstrap: str) -> AIOKafkaProducer:
     """As a hospital gateway would publish: acks=all, small linger, large batches."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024)
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024, **client_options()
+    )
 
 
 async def offer(

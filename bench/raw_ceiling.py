@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import Processes
 from deploy.local import create_topics
+from shared.kafka_security import client_options
 from shared.topics import TopicSpec
 
 HOPS = 4
@@ -32,9 +33,11 @@ async def forward(bootstrap: str, src: str, dst: str, group: str, count: int) ->
     """Consume src, produce to dst, commit after the acknowledgements; stop after `count` records."""
     consumer = AIOKafkaConsumer(
         src, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
-        max_poll_records=500,
+        max_poll_records=500, **client_options(),
     )  # fmt: skip
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=2, max_batch_size=256 * 1024, **client_options()
+    )
     await consumer.start()
     await producer.start()
     try:
@@ -82,9 +85,16 @@ async def measure(
         )  # fmt: skip
         labels.append(label)
     reader = AIOKafkaConsumer(
-        topics[-1], bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+        topics[-1],
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **client_options(),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=256 * 1024, **client_options()
+    )
     await reader.start()
     await producer.start()
     try:

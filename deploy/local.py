@@ -213,7 +213,9 @@ async def create_topics(bootstrap: str, specs: Sequence[TopicSpec] | None = None
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     specs = [dataclasses.replace(s, name=prefix + s.name) for s in (specs or all_topics())]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    from shared.kafka_security import client_options
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

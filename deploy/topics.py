@@ -51,7 +51,9 @@ async def existing_topics(bootstrap: str) -> set[str]:
     """The names of the topics the broker has."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    from shared.kafka_security import client_options
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         return set(await admin.list_topics())

@@ -108,7 +108,9 @@ def publish_many(events: list[Envelope]) -> None:
 async def _publish(bootstrap: str, prefix: str, events: list[Envelope]) -> None:
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    from shared.kafka_security import client_options
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **client_options())
     await producer.start()
     try:
         futures = [await producer.send(prefix + e.topic, encode_event(e), key=e.key.encode()) for e in events]
@@ -133,9 +135,12 @@ def tail(
 async def _tail(bootstrap: str, topic: str, from_beginning: bool, max_records: int, idle_timeout: float) -> None:
     from aiokafka import AIOKafkaConsumer
 
+    from shared.kafka_security import client_options
+
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
+        **client_options(),
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
@@ -209,6 +214,10 @@ cli_dlq.register(app)
 from shared.cli_outbox import outbox_app  # noqa: E402
 
 app.add_typer(outbox_app, name="outbox")
+
+from shared import cli_operators  # noqa: E402
+
+cli_operators.register(app)
 
 
 def main() -> None:

@@ -146,7 +146,9 @@ async def read_letters(bootstrap: str, prefix: str, topics: Sequence[str]) -> li
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     names = [prefix + dlq_name(t) for t in topics]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    from shared.kafka_security import client_options
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options())
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # the client only knows topics it was asked about

@@ -6,10 +6,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.kafka_security import client_options
+
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record now on `topic`, in partition order (aiokafka ConsumerRecords)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options())
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # the client only knows topics it was asked about

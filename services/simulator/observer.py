@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import topics
 from shared.events import Envelope, parse_event
+from shared.kafka_security import client_options
 
 WATCHED = (
     topics.CLAIMS_GROUPED,
@@ -28,7 +29,7 @@ class Observer:
         self.prefix = prefix
         self.consumer = AIOKafkaConsumer(
             *(prefix + t for t in WATCHED), bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-            enable_auto_commit=False, group_id=None,
+            enable_auto_commit=False, group_id=None, **client_options(),
         )  # fmt: skip
         self.by_claim: dict[str, list[Envelope]] = defaultdict(list)
         self.by_topic: dict[str, list[Envelope]] = defaultdict(list)

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from deploy.local import create_topics
 from shared.events import Envelope, encode_event
 from shared.kafka_read import read_topic
+from shared.kafka_security import client_options
 from shared.topics import TopicSpec, dlq_topic
 
 
@@ -23,7 +24,7 @@ async def make_topics(bootstrap: str, *names: str, partitions: int = 3) -> None:
 
 async def produce(bootstrap: str, topic: str, items: Sequence[Envelope | tuple[bytes | None, bytes]]) -> None:
     """Publish events (keyed by claim) or raw (key, value) pairs, waiting for every ack."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, **client_options())
     await producer.start()
     try:
         futures = []
@@ -49,7 +50,7 @@ async def committed_offsets(
 
     Name the partitions: the local broker (tansu) closes the connection when asked for "all of them".
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         found = await admin.list_consumer_group_offsets(group, partitions=list(partitions) if partitions else None)
@@ -60,7 +61,7 @@ async def committed_offsets(
 
 async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
     """The offset after the last record of every partition of `topics`, right now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options())
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()  # the client only knows topics it was asked about
@@ -85,7 +86,7 @@ async def consumed_all(bootstrap: str, group: str, topics: Sequence[str]) -> boo
 
 async def group_members(bootstrap: str, group: str) -> tuple[str, int]:
     """The group's state (e.g. `Stable`) and how many members it has, as its coordinator sees them."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         (response,) = await admin.describe_consumer_groups([group])

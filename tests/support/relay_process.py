@@ -14,11 +14,14 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka_security import client_options
 from shared.outbox import OutboxRelay
 
 
 async def main() -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], acks="all", linger_ms=2)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"], acks="all", linger_ms=2, **client_options()
+    )
     await producer.start()
     marker = os.environ.get("RELAY_DIE_WHEN")
 

@@ -28,6 +28,7 @@ from shared.clock import Clock
 from shared.consumer import is_transient
 from shared.db import Conn, Pool
 from shared.escaping import escape_bytes, escape_text
+from shared.kafka_security import client_options
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,7 @@ async def watch_dead_letters(
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
+        **client_options(),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

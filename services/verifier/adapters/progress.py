@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.verifier.domain.timing import Partition
+from shared.kafka_security import client_options
 
 
 class BrokerProgress:
@@ -19,7 +20,7 @@ class BrokerProgress:
 
     async def end_offsets(self, topics: Sequence[str]) -> dict[Partition, int]:
         """The log end offset of every partition of `topics` (unprefixed names) now."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **client_options())
         await consumer.start()
         try:
             await consumer._client.force_metadata_update()  # the client only knows topics it was asked about
@@ -37,7 +38,7 @@ class BrokerProgress:
 
     async def committed(self, group: str, partitions: Sequence[Partition]) -> dict[Partition, int]:
         """What consumer group `group` (unprefixed, as in the service spec) has committed; -1 where nothing."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **client_options())
         await admin.start()
         try:
             # Partitions named explicitly: the local broker cannot answer an "all partitions" fetch.
