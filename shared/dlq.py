@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from shared.db import advisory_key, migration_files, quote_ident
+from shared.db import advisory_key, ensure_schema, migration_files, quote_ident
 from shared.topics import DLQ_SUFFIX, all_topics
 
 Header = tuple[str, bytes]
@@ -228,7 +228,7 @@ async def migrate_audit(conn: asyncpg.Connection[Any]) -> list[str]:
     schema = quote_ident(AUDIT_SCHEMA)
     await conn.execute("SELECT pg_advisory_lock($1)", advisory_key(f"migrate:{AUDIT_SCHEMA}"))
     try:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await ensure_schema(conn, AUDIT_SCHEMA)  # made by the admin; as its owner jkn_claimsctl (shared/db_roles.py)
         await conn.execute(
             f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (id text PRIMARY KEY, applied_at timestamptz "
             "DEFAULT now())"

@@ -14,6 +14,7 @@ PenaltyMethod = Literal["daily_pro_rata", "full_months", "started_months"]
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"]
 SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 DayUnit = Literal["working", "calendar"]
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 
 class BrokerSettings(BaseSettings):
@@ -62,9 +63,36 @@ class BrokerSettings(BaseSettings):
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
-    database_url: str = Field(default="", description="postgresql://...; empty: resolved by the local stack")
+    database_url: str = Field(
+        default="",
+        description="postgresql://... as this process's own role (each service its own, deploy/README.md "
+        '"Database roles"); empty: resolved by the local stack',
+    )
     db_pool_min: int = Field(default=1, description="Smallest connection pool per service instance")
     db_pool_max: int = Field(default=5, description="Largest connection pool per service instance")
+    db_sslmode: SslMode = Field(
+        default="prefer",
+        description="TLS to PostgreSQL for every connection (libpq's modes; production: verify-full); "
+        "an sslmode in the DSN itself wins",
+    )
+    db_sslrootcert: Path | None = Field(
+        default=None, description="CA certificate (PEM) that signed the server's, for verify-ca / verify-full"
+    )
+    database_admin_url: str = Field(
+        default="",
+        description="Only `claimsctl db provision` (the migrate job): a DSN that may create roles and schemas; "
+        "never given to a service; empty: DATABASE_URL",
+    )
+    db_password_grouper: str = Field(default="", description="`claimsctl db provision`: password of jkn_grouper")
+    db_password_verifier: str = Field(default="", description="`claimsctl db provision`: password of jkn_verifier")
+    db_password_payments: str = Field(default="", description="`claimsctl db provision`: password of jkn_payments")
+    db_password_notifier: str = Field(default="", description="`claimsctl db provision`: password of jkn_notifier")
+    db_password_claimsctl: str = Field(
+        default="", description="`claimsctl db provision`: password of jkn_claimsctl (operators: views, `ops` audit)"
+    )
+    db_password_claimsctl_ro: str = Field(
+        default="", description="`claimsctl db provision`: password of jkn_claimsctl_ro (read-only views)"
+    )
 
 
 class ClockSettings(BaseSettings):
