@@ -26,7 +26,16 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -403,6 +412,12 @@ class ClaimPaidPayload(Contract):
     payment_run_id: Key
     payment_id: Key
     ledger_entry_ids: list[Name] = Field(min_length=1, max_length=100)
+    requested_by: Name | None = Field(
+        default=None, description="The finance operator who requested the run (or allocated the scheduled run's funds)"
+    )
+    approved_by: Name | None = Field(
+        default=None, description="The second finance operator who approved it (four eyes); null only before four-eyes"
+    )
 
 
 class PaymentOverduePayload(Contract):
@@ -512,6 +527,26 @@ class CapitationRunRequestedPayload(Contract):
     requested_by: Name
 
 
+SubjectKind = Literal["payment_run", "payment_correction", "capitation_run", "funds_allocation"]
+
+
+class ApprovalGrantedPayload(Contract):
+    """A second finance operator releases a held money command (four eyes; command to the payments service)."""
+
+    subject_kind: SubjectKind
+    subject_id: Key = Field(description="The held request's run_id, correction_id or allocation_id")
+    approved_by: Name
+
+
+class FundsAllocatedPayload(Contract):
+    """Finance sets aside what the scheduled run of one business day may pay (held until approved)."""
+
+    allocation_id: Key = Field(description="Idempotency key of the allocation")
+    business_date: date = Field(description="The working day whose scheduled run may spend it")
+    amount: NonNegativeRupiah
+    allocated_by: Name
+
+
 class CapitationPaidPayload(Contract):
     run_id: Key
     month: Month
@@ -530,6 +565,13 @@ class CapitationPaidPayload(Contract):
 
 
 # --------------------------------------------------------------------------- envelope
+
+
+class CommandSignature(Contract):
+    """An operator's Ed25519 signature over the command (shared/operators.py `signing_bytes`)."""
+
+    key_id: Key = Field(description="The signing key's id in the operator registry")
+    value: Annotated[str, _code(128, min_length=1), NO_CONTROL] = Field(description="base64 of the 64 bytes")
 
 
 class Envelope(Contract):
@@ -561,6 +603,14 @@ class Envelope(Contract):
         if self.claim_id is None:
             raise ValueError("event has no claim_id")
         return self.claim_id
+
+
+class Command(Envelope):
+    """An operator's command: produced as `operator:<id>` and signed (checked by the kernel, shared/operators.py)."""
+
+    signature: CommandSignature | None = Field(
+        default=None, description="The operator's Ed25519 signature; a command without one has no effect"
+    )
 
 
 class ClaimSubmitted(Envelope):
@@ -652,21 +702,21 @@ class ClaimDeadlineReminder(Envelope):
     payload: ClaimDeadlineReminderPayload
 
 
-class ReviewDecisionRequested(Envelope):
+class ReviewDecisionRequested(Command):
     topic = topics.VERIFIER_COMMANDS
     event_type: Literal["ReviewDecisionRequested"] = "ReviewDecisionRequested"
     claim_id: ClaimId
     payload: ReviewDecisionRequestedPayload
 
 
-class DisputeResolutionRequested(Envelope):
+class DisputeResolutionRequested(Command):
     topic = topics.VERIFIER_COMMANDS
     event_type: Literal["DisputeResolutionRequested"] = "DisputeResolutionRequested"
     claim_id: ClaimId
     payload: DisputeResolutionRequestedPayload
 
 
-class PaymentRunRequested(Envelope):
+class PaymentRunRequested(Command):
     topic = topics.PAYMENTS_COMMANDS
     event_type: Literal["PaymentRunRequested"] = "PaymentRunRequested"
     claim_id: None = None
@@ -678,14 +728,14 @@ class PaymentRunRequested(Envelope):
         return self.payload.run_id
 
 
-class PaymentCorrectionRequested(Envelope):
+class PaymentCorrectionRequested(Command):
     topic = topics.PAYMENTS_COMMANDS
     event_type: Literal["PaymentCorrectionRequested"] = "PaymentCorrectionRequested"
     claim_id: ClaimId
     payload: PaymentCorrectionRequestedPayload
 
 
-class CapitationRunRequested(Envelope):
+class CapitationRunRequested(Command):
     topic = topics.PAYMENTS_COMMANDS
     event_type: Literal["CapitationRunRequested"] = "CapitationRunRequested"
     claim_id: None = None
@@ -695,6 +745,36 @@ class CapitationRunRequested(Envelope):
     def key(self) -> str:
         """Runs are keyed by run id."""
         return self.payload.run_id
+
+
+class ApprovalGranted(Command):
+    topic = topics.PAYMENTS_COMMANDS
+    event_type: Literal["ApprovalGranted"] = "ApprovalGranted"
+    claim_id: ClaimId | None = Field(default=None, description="The corrected claim, for a payment_correction")
+    payload: ApprovalGrantedPayload
+
+    @model_validator(mode="after")
+    def _keyed_like_its_subject(self) -> ApprovalGranted:
+        if (self.payload.subject_kind == "payment_correction") != (self.claim_id is not None):
+            raise ValueError("claim_id: required for a payment_correction approval and only for it")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The approved request's key (its claim, else its id): the approval follows it on one partition."""
+        return self.claim_id or self.payload.subject_id
+
+
+class FundsAllocated(Command):
+    topic = topics.PAYMENTS_COMMANDS
+    event_type: Literal["FundsAllocated"] = "FundsAllocated"
+    claim_id: None = None
+    payload: FundsAllocatedPayload
+
+    @property
+    def key(self) -> str:
+        """Allocations are keyed by allocation id."""
+        return self.payload.allocation_id
 
 
 class CapitationPaid(Envelope):
@@ -727,6 +807,8 @@ AnyEvent: TypeAlias = Annotated[
     | PaymentRunRequested
     | PaymentCorrectionRequested
     | CapitationRunRequested
+    | ApprovalGranted
+    | FundsAllocated
     | CapitationPaid,
     Field(discriminator="event_type"),
 ]
@@ -749,6 +831,8 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     PaymentRunRequested,
     PaymentCorrectionRequested,
     CapitationRunRequested,
+    ApprovalGranted,
+    FundsAllocated,
     CapitationPaid,
 )
 

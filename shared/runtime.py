@@ -38,6 +38,7 @@ from shared.events import Envelope
 from shared.inbox import purge_older_than
 from shared.kafka_security import client_options, faststream_security
 from shared.logs import adopt_framework_loggers, configure_logging
+from shared.operators import command_checks
 from shared.outbox import OutboxRelay, purge_sent
 from shared.settings import Settings, get_settings
 
@@ -194,6 +195,7 @@ class ServiceRuntime:
                 clock=self.ctx.clock,
                 max_record_bytes=s.broker.max_record_bytes,
                 max_output_bytes=s.broker.max_output_bytes,
+                checks=command_checks(s.operators.registry_file, consumes.accepted),  # signed operator commands
             )
         self.relay = OutboxRelay(
             self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch, topic_prefix=s.broker.topic_prefix

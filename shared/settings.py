@@ -155,6 +155,25 @@ class ServiceSettings(BaseSettings):
     )
 
 
+class OperatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPERATORS_", extra="ignore")
+
+    registry_file: Path | None = Field(
+        default=None,
+        description="Operator registry (TOML: operators, roles, Ed25519 public keys) the services trust for "
+        "signed commands; empty: the shipped example shared/data/operators.toml",
+    )
+
+
+class ClaimsctlSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLAIMSCTL_", extra="ignore")
+
+    operator: str = Field(default="", description="The operator id claimsctl signs commands as (--operator)")
+    operator_key: Path | None = Field(
+        default=None, description="The operator's Ed25519 private key file (PEM) claimsctl signs with (--key)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -163,6 +182,7 @@ class Settings(BaseSettings):
     clock: ClockSettings = Field(default_factory=ClockSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    operators: OperatorSettings = Field(default_factory=OperatorSettings)
 
 
 @lru_cache(maxsize=1)
@@ -176,7 +196,10 @@ def settings_classes() -> list[type[BaseSettings]]:
     import importlib
     import inspect
 
-    found: list[type[BaseSettings]] = [BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings]
+    found: list[type[BaseSettings]] = [
+        BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings, OperatorSettings,
+        ClaimsctlSettings,
+    ]  # fmt: skip
     for name in ("grouper", "verifier", "payments", "notifier"):
         try:
             module = importlib.import_module(f"services.{name}.settings")

@@ -24,15 +24,21 @@ from services.payments.adapters import repository as repo
 from services.payments.domain.capitation import FktpRow, parse_members_csv
 from services.payments.service import SPEC
 from shared import db
+from shared.cli_operators import KeyOption, OperatorOption, operator_signer
+from shared.clock import get_clock
 from shared.events import (
     CapitationLine,
     CapitationRunRequested,
     CapitationRunRequestedPayload,
+    FundsAllocated,
+    FundsAllocatedPayload,
     PaymentCorrectionRequested,
     PaymentCorrectionRequestedPayload,
     PaymentRunRequested,
     PaymentRunRequestedPayload,
+    parse_event_obj,
 )
+from shared.operators import approval_of
 
 payments_app = typer.Typer(help="Payment runs and reconciliation.", no_args_is_help=True)
 capitation_app = typer.Typer(help="FKTP capitation.", no_args_is_help=True)
@@ -51,24 +57,34 @@ def _read(query: Callable[[db.Conn], Awaitable[T]]) -> T:
 def payments_run(
     funds: Annotated[int, typer.Option(help="Rupiah available to this run")],
     run_id: Annotated[str | None, typer.Option(help="Idempotency key (default RUN-<timestamp>)")] = None,
-    requested_by: Annotated[str, typer.Option(help="Who asks (audited)")] = "claimsctl",
-    wait: Annotated[float, typer.Option(help="Seconds to wait for the run's summary (0: don't)")] = 30,
+    operator: OperatorOption = None,
+    key: KeyOption = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the run's summary once approved (0: don't)")] = 0,
 ) -> None:
-    """Pay open payables oldest-due first until the funds run out; re-running a run id pays nothing twice."""
+    """Request a run (finance maker): held until another finance operator runs `payments approve`."""
     from shared.cli import publish
 
     if funds < 0:
         typer.echo("error: --funds must be >= 0", err=True)
         raise typer.Exit(1)
+    signer = operator_signer(operator, key)
     run_id = run_id or f"RUN-{datetime.now(UTC):%Y%m%dT%H%M%S}"
-    command = PaymentRunRequested(
-        occurred_at=datetime.now(UTC),
-        correlation_id=uuid.uuid4(),
-        producer=f"claimsctl:{requested_by}"[:64],
-        payload=PaymentRunRequestedPayload(run_id=run_id, funds=funds, requested_by=requested_by),
+    command = signer.sign(
+        PaymentRunRequested(
+            occurred_at=get_clock().now(),
+            correlation_id=uuid.uuid4(),
+            producer=signer.producer,
+            payload=PaymentRunRequestedPayload(run_id=run_id, funds=funds, requested_by=signer.operator_id),
+        )
     )
     publish(command)
-    typer.echo(json.dumps({"published": command.topic, "run_id": run_id}))
+    next_step = f"claimsctl payments approve payment_run {run_id} (by another finance_approver)"
+    typer.echo(json.dumps({"published": command.topic, "run_id": run_id, "requested_by": signer.operator_id,
+                           "next": next_step}))  # fmt: skip
+    _wait_for_run(run_id, wait)
+
+
+def _wait_for_run(run_id: str, wait: float) -> None:
     deadline = time.monotonic() + wait
     while wait and time.monotonic() < deadline:
         summary = _read(lambda conn: repo.run_summary(conn, run_id))
@@ -88,22 +104,23 @@ def payments_correct(
     reason: Annotated[str, typer.Option(help="The finding")],
     correction_id: Annotated[str, typer.Option(help="Idempotency key, e.g. the VEDIKA case number")],
     seq: Annotated[int, typer.Option(help="Which payment of the claim (0 main, 1.. supplementary)")] = 0,
-    requested_by: Annotated[str, typer.Option()] = "claimsctl",
+    operator: OperatorOption = None,
+    key: KeyOption = None,
 ) -> None:
-    """Book a post-payment correction: a new ledger entry, never an edit of the payment."""
+    """Request a post-payment correction (VEDIKA): booked as a new ledger entry once a finance approver approves."""
     from shared.cli import publish
 
     if recover <= 0:
         typer.echo("error: --recover must be > 0 rupiah", err=True)
         raise typer.Exit(1)
-    command = PaymentCorrectionRequested(
-        occurred_at=datetime.now(UTC), claim_id=claim_id, correlation_id=uuid.uuid4(),
-        producer=f"claimsctl:{requested_by}"[:64],
+    signer = operator_signer(operator, key)
+    command = signer.sign(PaymentCorrectionRequested(
+        occurred_at=get_clock().now(), claim_id=claim_id, correlation_id=uuid.uuid4(), producer=signer.producer,
         payload=PaymentCorrectionRequestedPayload(
             correction_id=correction_id, verification_seq=seq, recover_amount=recover, reason=reason,
-            requested_by=requested_by,
+            requested_by=signer.operator_id,
         ),
-    )  # fmt: skip
+    ))  # fmt: skip
     publish(command)
     typer.echo(json.dumps({"published": command.topic, "correction_id": correction_id, "claim_id": claim_id}))
 
@@ -214,10 +231,13 @@ def capitation_run(
     ],
     performance: Annotated[Path | None, typer.Option(help="CSV: kode_faskes + the three KBK indicators")] = None,
     run_id: Annotated[str | None, typer.Option(help="Idempotency key (default CAP-<month>)")] = None,
-    requested_by: Annotated[str, typer.Option()] = "claimsctl",
+    operator: OperatorOption = None,
+    key: KeyOption = None,
 ) -> None:
-    """Capitation for every FKTP in the files: all rows valid and paid, or nothing."""
+    """Request capitation for every FKTP in the files (all rows valid, or nothing); paid once approved."""
     from shared.cli import publish
+
+    signer = operator_signer(operator, key)
 
     merged, errors = merge_performance(members.read_text(), performance.read_text() if performance else None)
     rows, row_errors = parse_members_csv(merged)
@@ -227,17 +247,99 @@ def capitation_run(
     if errors or not rows:
         typer.echo(f"{len(errors)} problem(s): nothing paid", err=True)
         raise typer.Exit(1)
-    command = CapitationRunRequested(
-        occurred_at=datetime.now(UTC),
-        correlation_id=uuid.uuid4(),
-        producer=f"claimsctl:{requested_by}"[:64],
-        payload=CapitationRunRequestedPayload(
-            run_id=run_id or f"CAP-{month}", month=month, lines=capitation_lines(rows), requested_by=requested_by
-        ),
-    )
+    command = signer.sign(
+        CapitationRunRequested(
+            occurred_at=get_clock().now(),
+            correlation_id=uuid.uuid4(),
+            producer=signer.producer,
+            payload=CapitationRunRequestedPayload(
+                run_id=run_id or f"CAP-{month}", month=month, lines=capitation_lines(rows),
+                requested_by=signer.operator_id,
+            ),
+        )
+    )  # fmt: skip
     publish(command)
     table = Table("facilities", "run id", "month")
     table.add_row(str(len(rows)), command.payload.run_id, month)
+    console.print(table)
+
+
+@payments_app.command("allocate")
+def payments_allocate(
+    business_date: Annotated[
+        str, typer.Option("--date", help="YYYY-MM-DD: the working day whose scheduled run spends it")
+    ],
+    amount: Annotated[int, typer.Option(help="Rupiah the scheduled run of that day may pay at most")],
+    allocation_id: Annotated[str | None, typer.Option(help="Idempotency key (default ALLOC-<date>)")] = None,
+    operator: OperatorOption = None,
+    key: KeyOption = None,
+) -> None:
+    """Allocate funds for a day's scheduled run (finance maker); spendable once another operator approves."""
+    from shared.cli import publish
+
+    try:
+        day = date.fromisoformat(business_date)
+    except ValueError as exc:
+        typer.echo(f"error: --date {business_date!r}: expected YYYY-MM-DD", err=True)
+        raise typer.Exit(1) from exc
+    if amount < 0:
+        typer.echo("error: --amount must be >= 0", err=True)
+        raise typer.Exit(1)
+    signer = operator_signer(operator, key)
+    allocation_id = allocation_id or f"ALLOC-{day.isoformat()}"
+    command = signer.sign(
+        FundsAllocated(
+            occurred_at=get_clock().now(), correlation_id=uuid.uuid4(), producer=signer.producer,
+            payload=FundsAllocatedPayload(
+                allocation_id=allocation_id, business_date=day, amount=amount, allocated_by=signer.operator_id
+            ),
+        )
+    )  # fmt: skip
+    publish(command)
+    typer.echo(json.dumps({"published": command.topic, "allocation_id": allocation_id,
+                           "next": f"claimsctl payments approve funds_allocation {allocation_id}"}))  # fmt: skip
+
+
+@payments_app.command("approve")
+def payments_approve(
+    subject_kind: Annotated[
+        str, typer.Argument(help="payment_run | payment_correction | capitation_run | funds_allocation")
+    ],
+    subject_id: Annotated[str, typer.Argument(help="The run id, correction id or allocation id")],
+    operator: OperatorOption = None,
+    key: KeyOption = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a payment run's summary (0: don't)")] = 30,
+) -> None:
+    """Approve a request another operator made (finance approver; approving your own is refused)."""
+    from shared.cli import publish
+
+    held = _read(lambda conn: repo.held_command(conn, subject_kind, subject_id))
+    if held is None:
+        typer.echo(f"error: no {subject_kind} {subject_id} is held for approval (claimsctl payments held)", err=True)
+        raise typer.Exit(1)
+    signer = operator_signer(operator, key)
+    if held.requested_by == signer.operator_id:
+        typer.echo(f"error: {signer.operator_id} requested {subject_kind} {subject_id}; another operator must "
+                   "approve it (rule FOUR-EYES)", err=True)  # fmt: skip
+        raise typer.Exit(1)
+    approval = signer.sign(approval_of(parse_event_obj(held.command), signer.operator_id, get_clock().now()))
+    publish(approval)
+    typer.echo(json.dumps({"published": approval.topic, "approved": subject_id, "requested_by": held.requested_by,
+                           "approved_by": signer.operator_id}))  # fmt: skip
+    if subject_kind == "payment_run":
+        _wait_for_run(subject_id, wait)
+
+
+@payments_app.command("held")
+def payments_held(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Requests waiting for a second operator's approval, oldest first."""
+    rows = _read(repo.pending_approvals)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table("kind", "id", "requested by", "requested at (UTC)")
+    for r in rows:
+        table.add_row(r["subject_kind"], r["subject_id"], r["requested_by"], str(r["requested_at"])[:19])
     console.print(table)
 
 

@@ -12,6 +12,9 @@ OUTSTANDING_RUPIAH = Gauge("payables_outstanding_rupiah", "Approved amounts not 
 OUTSTANDING_COUNT = Gauge("payables_outstanding", "Payables not yet paid")
 OVERDUE_COUNT = Gauge("payables_overdue", "Unpaid payables past their due date")
 AT_RISK_COUNT = Gauge("payables_at_risk", "Unpaid payables due within the warning window")
+SCHEDULED_RUNS_UNFUNDED = Counter(
+    "scheduled_runs_unfunded", "Scheduled daily runs that paid nothing because finance allocated no funds for the day"
+)
 ACCRUED_PENALTY_RUPIAH = Gauge("penalty_accrued_rupiah", "Penalty the fund owes if it paid every overdue payable today")
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 from services.payments.entrypoints.handlers import make_handler
 from services.payments.entrypoints.monitor import monitor, scheduler
 from shared import topics
-from shared.events import CapitationRunRequested, ClaimVerified, PaymentCorrectionRequested, PaymentRunRequested
+from shared.events import (
+    ApprovalGranted,
+    CapitationRunRequested,
+    ClaimVerified,
+    FundsAllocated,
+    PaymentCorrectionRequested,
+    PaymentRunRequested,
+)
 from shared.runtime import Consumes, ServiceSpec
 
 SPEC = ServiceSpec(
@@ -19,7 +26,13 @@ SPEC = ServiceSpec(
             "payments",
             {
                 topics.CLAIMS_VERIFIED: (ClaimVerified,),
-                topics.PAYMENTS_COMMANDS: (PaymentRunRequested, PaymentCorrectionRequested, CapitationRunRequested),
+                topics.PAYMENTS_COMMANDS: (
+                    PaymentRunRequested,
+                    PaymentCorrectionRequested,
+                    CapitationRunRequested,
+                    FundsAllocated,
+                    ApprovalGranted,
+                ),
             },
             lambda ctx: make_handler(ctx.settings.policy, ctx.clock),
         )

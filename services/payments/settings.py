@@ -12,11 +12,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class PaymentsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENTS_", extra="ignore")
 
-    schedule_enabled: bool = Field(default=True, description="Run a payment every working day at schedule_time")
-    schedule_time: time = Field(default=time(10, 0), description="Local time (business zone) of the daily run")
-    scheduled_funds: int = Field(
-        default=1_000_000_000_000, ge=0, description="Funds (rupiah) the scheduled daily run may pay out"
+    schedule_enabled: bool = Field(
+        default=True,
+        description="Run a payment every working day at schedule_time, paying at most the funds finance allocated "
+        "and approved for the day (FundsAllocated + ApprovalGranted); nothing without an allocation",
     )
+    schedule_time: time = Field(default=time(10, 0), description="Local time (business zone) of the daily run")
     deadline_warning_working_days: int = Field(
         default=3, ge=1, description="Publish payments.deadline-approaching this many working days before due"
     )

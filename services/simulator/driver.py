@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from datetime import time as clock_time
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from services.simulator.scenario import Kind, Plan, PlannedClaim
 from services.verifier.entrypoints.sweeper import sweep_day
 from shared.clock import FixedClock
 from shared.events import (
+    ApprovalGranted,
     ClaimDisputed,
     ClaimDisputedPayload,
     ClaimSubmitted,
@@ -41,10 +42,25 @@ from shared.events import (
     encode_event,
 )
 from shared.kafka_security import client_options
+from shared.operators import OperatorSigner, approval_of
 from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 JAKARTA = ZoneInfo("Asia/Jakarta")
+
+# BPJS staff in a simulation, each with the one role they act in; their keys are made per simulation.
+REVIEWER, DISPUTE_PANEL, FINANCE_MAKER, FINANCE_APPROVER = (
+    "sim.verifikator",
+    "sim.tkmkb",
+    "sim.finance-maker",
+    "sim.finance-approver",
+)
+SIMULATION_STAFF: dict[str, tuple[str, ...]] = {
+    REVIEWER: ("reviewer",),
+    DISPUTE_PANEL: ("dispute_panel",),
+    FINANCE_MAKER: ("finance_maker",),
+    FINANCE_APPROVER: ("finance_approver",),
+}
 
 
 class Simulation:
@@ -58,9 +74,11 @@ class Simulation:
         bootstrap: str,
         prefix: str = "",
         *,
+        operators: Mapping[str, OperatorSigner],
         speed: float = 0.0,
     ) -> None:
         self.plan = plan
+        self.operators = operators  # the staff who sign commands (SIMULATION_STAFF)
         self.runtimes = runtimes
         self.clock = clock
         self.bootstrap = bootstrap
@@ -105,12 +123,20 @@ class Simulation:
         await self.publish(self._follow_ups(day), "")
         await self.quiet()
         for run in (r for r in self.plan.runs if r.day == day):
-            command = PaymentRunRequested(
-                occurred_at=self.clock.now(), correlation_id=uuid.uuid4(), producer="simulator:finance",
-                payload=PaymentRunRequestedPayload(run_id=run.run_id, funds=run.funds, requested_by="simulator"),
-            )  # fmt: skip
-            await self.publish([command], "payments")
+            command, approval = self._payment_run(run.run_id, run.funds)
+            await self.publish([command, approval], "payments")  # four eyes: held, then released
             await self.quiet()
+
+    def _payment_run(self, run_id: str, funds: int) -> tuple[PaymentRunRequested, ApprovalGranted]:
+        """Finance's run: requested by the maker, approved by the approver (four eyes)."""
+        maker, approver = self.operators[FINANCE_MAKER], self.operators[FINANCE_APPROVER]
+        payload = PaymentRunRequestedPayload(run_id=run_id, funds=funds, requested_by=maker.operator_id)
+        command = maker.sign(
+            PaymentRunRequested(
+                occurred_at=self.clock.now(), correlation_id=uuid.uuid4(), producer=maker.producer, payload=payload
+            )
+        )
+        return command, approver.sign(approval_of(command, approver.operator_id, self.clock.now()))
 
     def _follow_ups(self, day: int) -> list[Envelope]:
         """What hospitals and BPJS staff do today about earlier claims."""
@@ -209,22 +235,28 @@ class Simulation:
 
     def _ruling(self, c: PlannedClaim) -> DisputeResolutionRequested:
         upheld = c.kind == Kind.ADJUST_UPHELD
+        panel = self.operators[DISPUTE_PANEL]
         payload = DisputeResolutionRequestedPayload(
-            outcome="upheld" if upheld else "denied", reviewer="simulator:tkmkb",
+            outcome="upheld" if upheld else "denied", reviewer=panel.operator_id,
             note="Didukung hasil lab" if upheld else "Tidak ada dokumen pendukung baru",
         )  # fmt: skip
-        return DisputeResolutionRequested(
-            occurred_at=self.clock.now(), claim_id=c.claim_id, correlation_id=_correlation(c),
-            producer="simulator:tkmkb", payload=payload,
+        return panel.sign(
+            DisputeResolutionRequested(
+                occurred_at=self.clock.now(), claim_id=c.claim_id, correlation_id=_correlation(c),
+                producer=panel.producer, payload=payload,
+            )
         )  # fmt: skip
 
     def _review(self, c: PlannedClaim) -> ReviewDecisionRequested:
+        reviewer = self.operators[REVIEWER]
         payload = ReviewDecisionRequestedPayload(
-            outcome="verify", reviewer="simulator:verifikator", note="Lama rawat sesuai resume medis"
+            outcome="verify", reviewer=reviewer.operator_id, note="Lama rawat sesuai resume medis"
         )
-        return ReviewDecisionRequested(
-            occurred_at=self.clock.now(), claim_id=c.claim_id, correlation_id=_correlation(c),
-            producer="simulator:verifikator", payload=payload,
+        return reviewer.sign(
+            ReviewDecisionRequested(
+                occurred_at=self.clock.now(), claim_id=c.claim_id, correlation_id=_correlation(c),
+                producer=reviewer.producer, payload=payload,
+            )
         )  # fmt: skip
 
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from services.grouper.domain.tables import load_grouper_tables
-from services.simulator.driver import Simulation
+from services.simulator.driver import SIMULATION_STAFF, Simulation
 from services.simulator.expectations import Report, check
 from services.simulator.scenario import Plan
 from shared.calendar import get_calendar
 from shared.clock import FixedClock, set_clock
+from shared.operators import OperatorSigner, generate_registry
 from shared.runtime import ServiceRuntime, ServiceSpec
 from shared.services import SERVICES
-from shared.settings import Settings
+from shared.settings import OperatorSettings, Settings
 from shared.topics import dlq_topic
 
 
@@ -52,24 +55,44 @@ async def services(settings: Settings, isolate: object = None) -> AsyncIterator[
                 await runtime.stop()
 
 
+@contextlib.contextmanager
+def simulation_operators(settings: Settings) -> Iterator[tuple[Settings, dict[str, OperatorSigner]]]:
+    """The simulation's own staff: fresh keys, a registry its in-process services trust, gone afterwards."""
+    with tempfile.TemporaryDirectory(prefix="jkn-sim-operators-") as folder:
+        path = Path(folder) / "operators.toml"
+        signers = generate_registry(
+            path, SIMULATION_STAFF, "simulation", "Generated for one simulation", datetime(2000, 1, 1, tzinfo=UTC)
+        )
+        yield settings.model_copy(update={"operators": OperatorSettings(registry_file=path)}), signers
+
+
 async def simulate(plan: Plan, settings: Settings, isolate: object = None, *, speed: float = 0.0) -> Outcome:
     """Play `plan` on every service and check the result."""
     clock = FixedClock(datetime.combine(plan.start, datetime.min.time(), UTC))
     set_clock(clock)
     try:
-        async with services(settings, isolate) as runtimes:
-            sim = Simulation(
-                plan, runtimes, clock, settings.broker.bootstrap_servers, settings.broker.topic_prefix, speed=speed
-            )
-            try:
-                await sim.run()
-                states = await _verifier_states(runtimes["verifier"])
-                letters = await _dead_letters(sim)
-                events = dict(sim.observer.by_claim)
-            finally:
-                await sim.close()
+        with simulation_operators(settings) as (settings, staff):
+            return await _play(plan, settings, isolate, clock, staff, speed)
     finally:
         set_clock(None)
+
+
+async def _play(
+    plan: Plan, settings: Settings, isolate: object, clock: FixedClock, staff: dict[str, OperatorSigner], speed: float
+) -> Outcome:
+    """Run the services, play the plan, read what happened."""
+    async with services(settings, isolate) as runtimes:
+        sim = Simulation(
+            plan, runtimes, clock, settings.broker.bootstrap_servers, settings.broker.topic_prefix,
+            operators=staff, speed=speed,
+        )  # fmt: skip
+        try:
+            await sim.run()
+            states = await _verifier_states(runtimes["verifier"])
+            letters = await _dead_letters(sim)
+            events = dict(sim.observer.by_claim)
+        finally:
+            await sim.close()
     report = check(plan, events, states, load_grouper_tables(), get_calendar(), settings.policy.penalty_method)
     return Outcome(report, letters, sim.junk_sent)
 

@@ -22,6 +22,7 @@ from rich.table import Table
 from services.verifier.adapters import repository as repo
 from services.verifier.service import SPEC
 from shared import db
+from shared.cli_operators import KeyOption, OperatorOption, operator_signer
 from shared.clock import get_clock
 from shared.events import (
     DisputeResolutionRequested,
@@ -31,6 +32,7 @@ from shared.events import (
     ReviewDecisionRequested,
     ReviewDecisionRequestedPayload,
 )
+from shared.operators import OperatorSigner
 
 review_app = typer.Typer(help="Claims held for a human reviewer.", no_args_is_help=True)
 dispute_app = typer.Typer(help="Disputes filed by hospitals.", no_args_is_help=True)
@@ -76,22 +78,24 @@ def review_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 def review_decide(
     claim_id: str,
     outcome: Annotated[str, typer.Option(help="verify | adjust | pend | reject")],
-    reviewer: Annotated[str, typer.Option(help="Who decides (recorded in the audit trail)")],
     note: Annotated[str, typer.Option(help="Why")] = "",
     amount: Annotated[int | None, typer.Option(help="Approved amount, for adjust")] = None,
     missing: Annotated[list[str] | None, typer.Option(help="Missing document type, for pend (repeatable)")] = None,
+    operator: OperatorOption = None,
+    key: KeyOption = None,
 ) -> None:
-    """Decide a claim held for review."""
+    """Decide a claim held for review (signed by the reviewer: --operator/--key; audited under that name)."""
     state = _state(claim_id)
     if state != "in_review":
         typer.echo(
             f"error: claim {claim_id} is {state or 'unknown'}, not in review (rule V-STATE-NOT-IN-REVIEW)", err=True
         )
         raise typer.Exit(1)
+    signer = operator_signer(operator, key)
     try:
         payload = ReviewDecisionRequestedPayload(
             outcome=outcome,
-            reviewer=reviewer,
+            reviewer=signer.operator_id,
             note=note,
             approved_amount=amount,
             missing=missing or [],
@@ -102,18 +106,19 @@ def review_decide(
     if outcome == "adjust" and amount is None:
         typer.echo("error: --amount is required for adjust", err=True)
         raise typer.Exit(1)
-    _publish(_command(ReviewDecisionRequested, claim_id, payload, reviewer))
+    _publish(_command(ReviewDecisionRequested, claim_id, payload, signer))
 
 
 @dispute_app.command("resolve")
 def dispute_resolve(
     claim_id: str,
     outcome: Annotated[str, typer.Option(help="upheld | partial | denied")],
-    reviewer: Annotated[str, typer.Option(help="Who rules (recorded in the audit trail)")],
     note: Annotated[str, typer.Option(help="Why (recorded and sent to the hospital)")],
     amount: Annotated[int | None, typer.Option(help="Supplementary amount (required for partial)")] = None,
+    operator: OperatorOption = None,
+    key: KeyOption = None,
 ) -> None:
-    """Rule on a disputed claim; when the hospital wins, a supplementary verification follows."""
+    """Rule on a disputed claim (signed by a TKMKB member); a hospital that wins gets a supplementary verification."""
     state = _state(claim_id)
     if state != "disputed":
         typer.echo(f"error: claim {claim_id} is {state or 'unknown'}, not disputed (rule V-DISPUTE-NOT-OPEN)", err=True)
@@ -121,28 +126,31 @@ def dispute_resolve(
     if outcome == "partial" and amount is None:
         typer.echo("error: --amount is required for partial", err=True)
         raise typer.Exit(1)
+    signer = operator_signer(operator, key)
     try:
         payload = DisputeResolutionRequestedPayload(
             outcome=outcome,
             amount=amount,
-            reviewer=reviewer,
+            reviewer=signer.operator_id,
             note=note,
         )
     except ValidationError as exc:
         typer.echo(f"error: {exc.errors(include_url=False)[0]['loc'][0]}: {exc.errors()[0]['msg']}", err=True)
         raise typer.Exit(1) from exc
-    _publish(_command(DisputeResolutionRequested, claim_id, payload, reviewer))
+    _publish(_command(DisputeResolutionRequested, claim_id, payload, signer))
 
 
-def _command(cls: Any, claim_id: str, payload: Any, who: str) -> Any:
-    return cls(
-        # The instant the operator acts dates the decision (README "Deadlines judged on receipt time"),
-        # on the deployment's clock so a fixed or simulated deployment agrees with the verifier.
-        occurred_at=get_clock().now(),
-        claim_id=claim_id,
-        correlation_id=uuid.uuid4(),
-        producer=f"claimsctl:{who}"[:64],
-        payload=payload,
+def _command(cls: Any, claim_id: str, payload: Any, signer: OperatorSigner) -> Any:
+    return signer.sign(
+        cls(
+            # The instant the operator acts dates the decision (README "Deadlines judged on receipt time"),
+            # on the deployment's clock so a fixed or simulated deployment agrees with the verifier.
+            occurred_at=get_clock().now(),
+            claim_id=claim_id,
+            correlation_id=uuid.uuid4(),
+            producer=signer.producer,
+            payload=payload,
+        )
     )
 
 

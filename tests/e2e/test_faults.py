@@ -46,6 +46,7 @@ from tests.support.cluster import (
     start_crashed_postgres,
 )
 from tests.support.kafka import group_members, produce
+from tests.support.operators import approved, sign
 
 pytestmark = pytest.mark.e2e
 
@@ -185,15 +186,15 @@ async def flow(cluster: Cluster, fault: Callable[[str], Awaitable[None]]) -> Non
         await publish(cluster, list(claims[wave * third : (wave + 1) * third if wave < 2 else CLAIMS]))
         await fault(f"wave-{wave}")
     await at_least(cluster, "payments", "SELECT count(*) FROM payables", CLAIMS, within=180)
-    run = PaymentRunRequested(
+    run, approval = approved(PaymentRunRequested(
         occurred_at=datetime.now(UTC), correlation_id=uuid.uuid4(), producer="finance",
         payload=PaymentRunRequestedPayload(run_id=RUN_ID, funds=10**13, requested_by="test"),
-    )  # fmt: skip
+    ))  # fmt: skip
     await fault("before-run")
-    await publish(cluster, [run])
+    await publish(cluster, [run, approval])  # a finance maker's request and another finance operator's approval
     await fault("run")
     await at_least(cluster, "payments", "SELECT count(*) FROM payments", CLAIMS, within=180)
-    again = run.model_copy(update={"event_id": uuid.uuid4()})  # the same run id, requested again
+    again = sign(run.model_copy(update={"event_id": uuid.uuid4()}))  # the same run id, requested again
     await publish(cluster, [again])
     # Consumed, not merely published: payments records its event id once it has handled it.
     await at_least(cluster, "payments", f"SELECT count(*) FROM inbox WHERE event_id = '{again.event_id}'", 1)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from deploy.local import Stack
 from services.simulator.harness import services
-from shared.events import EVENT_TYPES, Envelope, event_type_name, parse_event_obj
+from shared.events import EVENT_TYPES, Envelope, encode_event, event_type_name, parse_event_obj
 from shared.services import SERVICES
 from shared.topics import dlq_topic
 from tests.support.hostile import (
@@ -52,6 +52,7 @@ from tests.support.hostile import (
     with_control,
 )
 from tests.support.kafka import eventually
+from tests.support.operators import approved
 from tests.support.services import Lane, new_lane
 
 LIMIT = 262_144  # KAFKA_MAX_RECORD_BYTES, its default: the services run with it
@@ -284,9 +285,9 @@ async def _a_valid_claim_is_still_paid(lane: Lane) -> None:
     await produce_raw(lane.stack.bootstrap_servers, lane.prefix + "claims.submitted",
                       [(claim["claim_id"].encode(), encoded(claim))])  # fmt: skip
     await eventually(lambda: _has(lane, "claims.verified", claim["claim_id"]), within=60)
-    run = fresh(_type("PaymentRunRequested"), f"RUN-{lane.suffix}")
+    run = approved(parse_event_obj(fresh(_type("PaymentRunRequested"), f"RUN-{lane.suffix}")))  # signed, four eyes
     await produce_raw(lane.stack.bootstrap_servers, lane.prefix + "payments.commands",
-                      [(run["payload"]["run_id"].encode(), encoded(run))])  # fmt: skip
+                      [(e.key.encode(), encode_event(e)) for e in run])  # fmt: skip
     await eventually(lambda: _has(lane, "claims.paid", claim["claim_id"]), within=60)
 
 

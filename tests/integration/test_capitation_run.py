@@ -15,6 +15,7 @@ from services.payments.service import SPEC
 from shared import db
 from shared.events import CapitationPaid, CapitationRunRequested, CapitationRunRequestedPayload
 from tests.support.kafka import eventually
+from tests.support.operators import approved, sign
 from tests.support.services import new_lane, running
 
 pytestmark = pytest.mark.integration
@@ -76,15 +77,15 @@ async def test_capitation_over_1000_fktps_gives_the_hand_checked_totals_once(sta
     async with running(spec, lane.settings()):
         pool = await db.create_pool(stack.database_url, spec.schema)
         try:
-            await lane.publish([command("CAP-2026-03", lines)])
+            await lane.publish(approved(command("CAP-2026-03", lines)))  # maker, then approver
 
             async def paid() -> bool:
                 return int(await pool.fetchval("SELECT count(*) FROM capitation_payments")) == 1000
 
             await eventually(paid, within=60)
             # The same run again, and another run for the same month: neither pays anyone twice.
-            again = command("CAP-2026-03", lines)
-            await lane.publish([again, command("CAP-2026-03-again", lines[:10])])
+            again = sign(command("CAP-2026-03", lines))
+            await lane.publish([again, *approved(command("CAP-2026-03-again", lines[:10]))])
 
             async def refused() -> bool:
                 return len(await lane.records("payments.commands.dlq")) == 1

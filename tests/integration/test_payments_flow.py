@@ -30,6 +30,7 @@ from shared.events import (
     PaymentRunRequestedPayload,
 )
 from tests.support.kafka import eventually
+from tests.support.operators import approved, operators, sign
 from tests.support.services import Lane, new_lane, running
 
 pytestmark = pytest.mark.integration
@@ -104,7 +105,7 @@ async def test_enough_funds_pay_everything_on_time(lane: Lane, clock: FixedClock
     async with running(lane.isolate(SPEC), lane.settings()):
         await lane.publish(claims)
         await eventually(lambda: _count(payments_db, "payables", 100))
-        await lane.publish([run_command("R-FULL", 100 * AMOUNT)])
+        await lane.publish(approved(run_command("R-FULL", 100 * AMOUNT)))
         await eventually(lambda: run_applied(payments_db, "R-FULL"))
         await eventually(lambda: _paid_events(lane, 100))
     paid = [e for e in await lane.events("claims.paid") if isinstance(e, ClaimPaid)]
@@ -175,17 +176,17 @@ async def test_short_funds_stop_at_the_oldest_payable_they_cannot_cover_penalty_
         # R-SHORT: 19,684,526 = A's 12,020,000 + 7,664,526. That leaves 7,664,526: enough for B's amount
         # (7,654,321) but one rupiah short of B with its penalty (7,664,527). D (500,000) and E (3,000,000)
         # would fit, but the run stops at B: it never skips to a smaller, younger payable.
-        await lane.publish([run_command("R-SHORT", 19_684_526)])
+        await lane.publish(approved(run_command("R-SHORT", 19_684_526)))
         await eventually(lambda: run_applied(payments_db, "R-SHORT"))
         # R-TOPUP: exactly B with its penalty; C (25,000,000) is next and nothing is left.
-        await lane.publish([run_command("R-TOPUP", 7_664_527)])
+        await lane.publish(approved(run_command("R-TOPUP", 7_664_527)))
         await eventually(lambda: run_applied(payments_db, "R-TOPUP"))
     due = {r["claim_id"]: r["due_on"] for r in await rows(payments_db, "SELECT claim_id, due_on FROM payables")}
     assert due == {claim_id: due_on for claim_id, _, _, due_on in MIXED}
 
     clock.advance(timedelta(days=44))
     async with running(spec, lane.settings()):
-        await lane.publish([run_command("R-REST", 10**12)])
+        await lane.publish(approved(run_command("R-REST", 10**12)))
         await eventually(lambda: run_applied(payments_db, "R-REST"))
         await eventually(lambda: _paid_events(lane, 5))
 
@@ -227,30 +228,30 @@ async def test_replaying_every_input_and_rerunning_a_run_id_pays_nothing_twice_a
     async with running(spec, lane.settings()):
         await lane.publish(claims)
         await eventually(lambda: _count(payments_db, "payables", 100))
-        first_run = run_command("R-ONCE", 100 * AMOUNT)
-        await lane.publish([first_run])
+        first_run, approval = approved(run_command("R-ONCE", 100 * AMOUNT))
+        await lane.publish([first_run, approval])
         await eventually(lambda: _paid_events(lane, 100))
         # Every input again: the same events (inbox) and new copies of them (new event ids, same claim/seq),
         # and the run requested again under the same run id.
         copies = [c.model_copy(update={"event_id": uuid.uuid4()}) for c in claims]
-        again = run_command("R-ONCE", 100 * AMOUNT)
-        await lane.publish([*claims, *copies, first_run, again])
+        again = sign(run_command("R-ONCE", 100 * AMOUNT))
+        await lane.publish([*claims, *copies, first_run, approval, again])
         # The same keys with different content are refused by name, never silently ignored.
         changed = claims[0].model_copy(
             update={"event_id": uuid.uuid4(), "payload": claims[0].payload.model_copy(update={"approved_amount": 1})}
         )
-        await lane.publish([changed, run_command("R-ONCE", 1)])
+        await lane.publish([changed, sign(run_command("R-ONCE", 1))])
         # A post-payment review (VEDIKA) recovers part of one claim: a new entry, sent twice, booked once.
-        correction = PaymentCorrectionRequested(
+        correction = sign(PaymentCorrectionRequested(
             occurred_at=datetime.now(UTC), claim_id=claims[1].claim_id, correlation_id=uuid.uuid4(), producer="test",
             payload=PaymentCorrectionRequestedPayload(
                 correction_id="VEDIKA-1", verification_seq=0, recover_amount=450_000, reason="LOS", requested_by="t"
             ),
-        )  # fmt: skip
-        again_correction = correction.model_copy(update={"event_id": uuid.uuid4()})
-        await lane.publish([correction, again_correction])
+        ))  # fmt: skip
+        again_correction = sign(correction.model_copy(update={"event_id": uuid.uuid4()}))
+        await lane.publish([correction, operators().approval(correction), again_correction])
         marker = run_command("R-MARKER", 0)
-        await lane.publish([marker])
+        await lane.publish(approved(marker))
         await eventually(lambda: run_applied(payments_db, "R-MARKER"))
         await eventually(lambda: _dead_letters(lane, 2))
         await eventually(lambda: _applied(payments_db, again_correction.event_id))  # both copies handled

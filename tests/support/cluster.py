@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local import Stack, _stop_process, create_topics, free_port, start_postgres_process
 from shared.topics import all_topics
+from tests.support.operators import operators
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,7 @@ class Cluster:
             "CLOCK_MODE": "fixed",
             "CLOCK_START": self.clock_start,
             "PAYMENTS_SCHEDULE_ENABLED": "false",
+            "OPERATORS_REGISTRY_FILE": str(operators().registry_file),  # the test operators' keys
             "SERVICE_LOG_LEVEL": "WARNING",
             "SERVICE_RETRY_BASE_DELAY_S": "0.05",
         }

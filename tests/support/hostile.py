@@ -96,6 +96,8 @@ def set_key(doc: dict[str, Any], key: str) -> None:
         doc["claim_id"] = key
     elif doc["event_type"] == "ParticipantChanged":
         doc["payload"]["nomor_kartu"] = key
+    elif doc["event_type"] == "FundsAllocated":
+        doc["payload"]["allocation_id"] = key
     else:  # runs are keyed by run id
         doc["payload"]["run_id"] = key
 

@@ -13,9 +13,17 @@ from aiokafka import ConsumerRecord
 from deploy.local import Stack, create_topics
 from shared.events import Envelope, parse_event
 from shared.runtime import ServiceRuntime, ServiceSpec
-from shared.settings import BrokerSettings, DatabaseSettings, PolicySettings, ServiceSettings, Settings
+from shared.settings import (
+    BrokerSettings,
+    DatabaseSettings,
+    OperatorSettings,
+    PolicySettings,
+    ServiceSettings,
+    Settings,
+)
 from shared.topics import all_topics
 from tests.support.kafka import consumed_all, group_members, produce, read_all
+from tests.support.operators import operators
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class Lane:
             database=DatabaseSettings(database_url=self.stack.database_url),
             policy=policy or PolicySettings(),
             service=ServiceSettings(retry_base_delay_s=0.01),
+            operators=OperatorSettings(registry_file=operators().registry_file),  # the test operators' keys
         )
 
     def isolate(self, spec: ServiceSpec) -> ServiceSpec:

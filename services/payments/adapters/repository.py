@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from services.payments.domain.payment_run import OpenPayable, PlannedPayment
@@ -138,12 +139,13 @@ async def open_payables(conn: Conn, *, lock: bool = False) -> list[PayableRow]:
     return [PayableRow(**dict(r)) for r in rows]
 
 
-async def start_run(conn: Conn, run_id: str, funds: int, run_on: date, requested_by: str) -> bool:
+async def start_run(conn: Conn, run_id: str, funds: int, run_on: date, requested_by: str, approved_by: str) -> bool:
     """Register the run under its idempotency key; False when that run id was already used."""
     inserted = await conn.fetchval(
-        """INSERT INTO payment_runs (run_id, funds, run_on, requested_by, paid_count, paid_total, remaining)
-           VALUES ($1, $2, $3, $4, 0, 0, $2) ON CONFLICT (run_id) DO NOTHING RETURNING true""",
-        run_id, funds, run_on, requested_by,
+        """INSERT INTO payment_runs (run_id, funds, run_on, requested_by, approved_by, paid_count, paid_total,
+                                     remaining)
+           VALUES ($1, $2, $3, $4, $5, 0, 0, $2) ON CONFLICT (run_id) DO NOTHING RETURNING true""",
+        run_id, funds, run_on, requested_by, approved_by,
     )  # fmt: skip
     if not inserted:
         recorded = await conn.fetchval("SELECT funds FROM payment_runs WHERE run_id = $1", run_id)
@@ -261,3 +263,96 @@ async def paid_payable(conn: Conn, claim_id: str, verification_seq: int) -> Paya
 async def ledger_entry_exists(conn: Conn, entry_id: str) -> bool:
     """Whether an entry id was already booked (corrections are idempotent by their id)."""
     return bool(await conn.fetchval("SELECT true FROM ledger_entries WHERE entry_id = $1", entry_id))
+
+
+# ----------------------------------------------------------------------------- four eyes
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCommand:
+    subject_kind: str
+    subject_id: str
+    command: dict[str, Any]
+    requested_by: str
+    approved_by: str | None
+
+
+async def hold_command(
+    conn: Conn, kind: str, subject_id: str, command: dict[str, Any], requested_by: str,
+    event_id: uuid.UUID, at: datetime,
+) -> HeldCommand | None:  # fmt: skip
+    """Hold a request for approval; None when held now, else the request already held under its id."""
+    inserted = await conn.fetchval(
+        """INSERT INTO held_commands (subject_kind, subject_id, command, requested_by, requested_event_id,
+                                      requested_at)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6) ON CONFLICT (subject_kind, subject_id) DO NOTHING RETURNING true""",
+        kind, subject_id, json.dumps(command), requested_by, event_id, at,
+    )  # fmt: skip
+    return None if inserted else await held_command(conn, kind, subject_id)
+
+
+async def held_command(conn: Conn, kind: str, subject_id: str, *, lock: bool = False) -> HeldCommand | None:
+    """A held (or already approved) request."""
+    row = await conn.fetchrow(
+        f"""SELECT subject_kind, subject_id, command, requested_by, approved_by FROM held_commands
+            WHERE subject_kind = $1 AND subject_id = $2 {"FOR UPDATE" if lock else ""}""",
+        kind, subject_id,
+    )  # fmt: skip
+    if row is None:
+        return None
+    data = dict(row)
+    if isinstance(data["command"], str):
+        data["command"] = json.loads(data["command"])
+    return HeldCommand(**data)
+
+
+async def mark_approved(
+    conn: Conn, kind: str, subject_id: str, approved_by: str, event_id: uuid.UUID, at: datetime
+) -> None:
+    """Record the second operator (the table's four_eyes constraint refuses the requester)."""
+    await conn.execute(
+        """UPDATE held_commands SET approved_by = $3, approved_event_id = $4, approved_at = $5
+           WHERE subject_kind = $1 AND subject_id = $2""",
+        kind, subject_id, approved_by, event_id, at,
+    )  # fmt: skip
+
+
+async def add_allocation(
+    conn: Conn, allocation_id: str, business_date: date, amount: int, allocated_by: str, approved_by: str
+) -> None:
+    """An approved allocation of funds for one day's scheduled run."""
+    await conn.execute(
+        """INSERT INTO funds_allocations (allocation_id, business_date, amount, allocated_by, approved_by)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (allocation_id) DO NOTHING""",
+        allocation_id, business_date, amount, allocated_by, approved_by,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DayFunds:
+    amount: int
+    allocated_by: str
+    approved_by: str
+
+
+async def day_funds(conn: Conn, business_date: date) -> DayFunds | None:
+    """The approved allocations for a day's scheduled run, summed; None when finance allocated nothing."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS n, coalesce(sum(amount), 0)::bigint AS amount,
+                  string_agg(DISTINCT allocated_by, ',' ORDER BY allocated_by) AS allocated_by,
+                  string_agg(DISTINCT approved_by, ',' ORDER BY approved_by) AS approved_by
+           FROM funds_allocations WHERE business_date = $1""",
+        business_date,
+    )  # fmt: skip
+    if row is None or row["n"] == 0:
+        return None
+    return DayFunds(int(row["amount"]), row["allocated_by"][:200], row["approved_by"][:200])
+
+
+async def pending_approvals(conn: Conn) -> list[dict[str, Any]]:
+    """Requests still waiting for their second operator, oldest first (`claimsctl payments held`)."""
+    rows = await conn.fetch(
+        """SELECT subject_kind, subject_id, requested_by, requested_at FROM held_commands
+           WHERE approved_by IS NULL ORDER BY requested_at, subject_kind, subject_id"""
+    )
+    return [dict(r) for r in rows]

@@ -11,7 +11,13 @@ from shared.calendar import get_calendar
 from shared.clock import Clock
 from shared.consumer import PermanentError
 from shared.envelopes import follow_up
-from shared.events import CapitationLine, CapitationPaid, CapitationPaidPayload, CapitationRunRequested
+from shared.events import (
+    ApprovalGranted,
+    CapitationLine,
+    CapitationPaid,
+    CapitationPaidPayload,
+    CapitationRunRequested,
+)
 from shared.outbox import Tx
 
 PRODUCER = "payments"
@@ -31,16 +37,16 @@ def fktp_row(line: CapitationLine) -> FktpRow:
     )
 
 
-async def run_capitation(tx: Tx, command: CapitationRunRequested, clock: Clock) -> None:
-    """Compute and book every line; any refusal undoes the whole run (the savepoint rolls it back)."""
+async def run_capitation(tx: Tx, command: CapitationRunRequested, approval: ApprovalGranted, clock: Clock) -> None:
+    """An approved run: compute and book every line; any refusal undoes the whole run (its savepoint)."""
     run = command.payload
     year, month = (int(x) for x in run.month.split("-"))
     results = [compute_capitation(fktp_row(line), year, month, get_calendar()) for line in run.lines]
     total = sum(r.amount_payable for r in results)
     inserted = await tx.conn.fetchval(
-        """INSERT INTO capitation_runs (run_id, month, facilities, total) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (run_id) DO NOTHING RETURNING true""",
-        run.run_id, run.month, len(results), total,
+        """INSERT INTO capitation_runs (run_id, month, facilities, total, requested_by, approved_by)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING RETURNING true""",
+        run.run_id, run.month, len(results), total, run.requested_by, approval.payload.approved_by,
     )  # fmt: skip
     if not inserted:
         return  # this run id was applied before
@@ -54,7 +60,7 @@ async def run_capitation(tx: Tx, command: CapitationRunRequested, clock: Clock) 
             service_fee_part=result.service_fee, operations_part=result.operations, due_on=result.due_on,
             ledger_entry_ids=[entry],
         )  # fmt: skip
-        tx.emit(follow_up(CapitationPaid, command, payload, producer=PRODUCER, clock=clock))
+        tx.emit(follow_up(CapitationPaid, approval, payload, producer=PRODUCER, clock=clock))
 
 
 async def _book(tx: Tx, run_id: str, month: str, line: CapitationLine, result: CapitationResult) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import structlog
@@ -10,18 +11,22 @@ from services.payments import metrics
 from services.payments.adapters import repository as repo
 from services.payments.domain.payment_run import PlannedPayment, plan_run
 from services.payments.entrypoints.capitation import run_capitation
+from services.payments.entrypoints.four_eyes import allocate_funds, approve, hold
 from shared.calendar import get_calendar
 from shared.clock import Clock
 from shared.consumer import Handler, PermanentError
 from shared.db import advisory_key
-from shared.envelopes import follow_up
+from shared.envelopes import follow_up, originate
 from shared.events import (
+    ApprovalGranted,
     CapitationRunRequested,
     ClaimPaid,
     ClaimPaidPayload,
     ClaimVerified,
     Envelope,
+    FundsAllocated,
     PaymentCorrectionRequested,
+    PaymentCorrectionRequestedPayload,
     PaymentRunRequested,
 )
 from shared.outbox import Tx
@@ -47,37 +52,60 @@ async def create_payable(tx: Tx, event: ClaimVerified, policy: PolicySettings) -
         metrics.PAYABLES_CREATED.inc()
 
 
-async def run_payments(tx: Tx, command: PaymentRunRequested, policy: PolicySettings, clock: Clock) -> None:
-    """Pay open payables oldest-due first with the run's funds; a run id is applied at most once."""
+@dataclass(frozen=True)
+class RunOrder:
+    """A payment run both finance operators agreed on: its id, funds and the two names."""
+
+    run_id: str
+    funds: int
+    requested_by: str
+    approved_by: str
+    cause: Envelope | None  # the approval that released it; None for the scheduled run
+
+
+async def run_payments(
+    tx: Tx, command: PaymentRunRequested, approval: ApprovalGranted, policy: PolicySettings, clock: Clock
+) -> None:
+    """An approved run request: pay with the requested funds."""
     run = command.payload
+    order = RunOrder(run.run_id, run.funds, run.requested_by, approval.payload.approved_by, approval)
+    await execute_run(tx, order, policy, clock)
+
+
+async def execute_run(tx: Tx, order: RunOrder, policy: PolicySettings, clock: Clock) -> bool:
+    """Pay open payables oldest-due first with the run's funds; a run id is applied at most once."""
     # Runs are serialised: a second run waits for the first to commit, then sees its payments.
     await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"{tx.schema}:payment-run"))
     paid_on = clock.today()
     try:
-        started = await repo.start_run(tx.conn, run.run_id, run.funds, paid_on, run.requested_by)
+        started = await repo.start_run(
+            tx.conn, order.run_id, order.funds, paid_on, order.requested_by, order.approved_by
+        )
     except repo.ConflictingInput as exc:
         raise PermanentError(f"conflicting-{exc.field}", str(exc)) from exc
     if not started:
-        log.info("payment run already applied", run_id=run.run_id)
-        return
+        log.info("payment run already applied", run_id=order.run_id)
+        return False
     payables = {p.id: p for p in await repo.open_payables(tx.conn, lock=True)}
-    plan = plan_run((p.as_open() for p in payables.values()), run.funds, paid_on, policy.penalty_method)
+    plan = plan_run((p.as_open() for p in payables.values()), order.funds, paid_on, policy.penalty_method)
     for planned in plan.payments:
         payable = payables[planned.payable.id]
         payment_id, entries = await repo.record_payment(
-            tx.conn, run.run_id, payable, planned, paid_on, policy.penalty_method
+            tx.conn, order.run_id, payable, planned, paid_on, policy.penalty_method
         )
-        tx.emit(paid_event(command, payable, planned, payment_id, entries, paid_on, policy, clock))
+        tx.emit(paid_event(order, payable, planned, payment_id, entries, paid_on, policy, clock))
         metrics.record_payment(planned.total, planned.penalty, late=planned.days_late > 0)
-    await repo.finish_run(tx.conn, run.run_id, len(plan.payments), plan.paid_total, plan.remaining)
+    await repo.finish_run(tx.conn, order.run_id, len(plan.payments), plan.paid_total, plan.remaining)
     log.info(
-        "payment run applied", run_id=run.run_id, paid=len(plan.payments), total=plan.paid_total,
-        remaining=plan.remaining, open_left=len(payables) - len(plan.payments),
+        "payment run applied", run_id=order.run_id, paid=len(plan.payments), total=plan.paid_total,
+        remaining=plan.remaining, open_left=len(payables) - len(plan.payments), requested_by=order.requested_by,
+        approved_by=order.approved_by,
     )  # fmt: skip
+    return True
 
 
 def paid_event(
-    command: PaymentRunRequested,
+    order: RunOrder,
     payable: repo.PayableRow,
     planned: PlannedPayment,
     payment_id: str,
@@ -86,7 +114,7 @@ def paid_event(
     policy: PolicySettings,
     clock: Clock,
 ) -> ClaimPaid:
-    """The event finance books: everything about one payment."""
+    """The event finance books: everything about one payment, and the two operators who released it."""
     payload = ClaimPaidPayload(
         nomor_sep=payable.nomor_sep,
         kode_rs=payable.kode_rs,
@@ -98,17 +126,24 @@ def paid_event(
         paid_on=paid_on,
         days_late=planned.days_late,
         penalty_method=policy.penalty_method,
-        payment_run_id=command.payload.run_id,
+        payment_run_id=order.run_id,
         payment_id=payment_id,
         ledger_entry_ids=entries,
+        requested_by=order.requested_by,
+        approved_by=order.approved_by,
     )
+    if order.cause is None:
+        return originate(
+            ClaimPaid, payload, producer=PRODUCER, clock=clock, claim_id=payable.claim_id,
+            correlation_id=payable.correlation_id,
+        )  # fmt: skip
     return follow_up(
-        ClaimPaid, command, payload, producer=PRODUCER, clock=clock,
+        ClaimPaid, order.cause, payload, producer=PRODUCER, clock=clock,
         claim_id=payable.claim_id, correlation_id=payable.correlation_id,
     )  # fmt: skip
 
 
-async def correct_payment(tx: Tx, command: PaymentCorrectionRequested, clock: Clock) -> None:
+async def correct_payment(tx: Tx, command: PaymentCorrectionRequested, approval: ApprovalGranted, clock: Clock) -> None:
     """A VEDIKA finding on a paid claim: a new ledger entry (the hospital owes it back), never an edit."""
     c = command.payload
     assert command.claim_id is not None
@@ -127,22 +162,39 @@ async def correct_payment(tx: Tx, command: PaymentCorrectionRequested, clock: Cl
     await repo.add_ledger_entry(
         tx.conn, entry_id, "adjustment", repo.hospital_receivable(payable.kode_rs), repo.CLAIMS_EXPENSE,
         c.recover_amount, clock.today(), claim_id=payable.claim_id, kode_rs=payable.kode_rs,
-        payable_id=payable.id, memo=f"VEDIKA {c.correction_id} by {c.requested_by}: {c.reason}"[:500],
+        payable_id=payable.id, memo=correction_memo(c, approval.payload.approved_by),
     )  # fmt: skip
 
 
+def correction_memo(c: PaymentCorrectionRequestedPayload, approved_by: str) -> str:
+    """The ledger's record of a correction: the finding and both operators."""
+    return f"VEDIKA {c.correction_id} by {c.requested_by}, approved by {approved_by}: {c.reason}"[:500]
+
+
 def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
-    """The payments consumer's handler: verified claims become payables, run commands pay them."""
+    """The payments consumer's handler: verified claims become payables; money commands wait for approval."""
+
+    async def release(tx: Tx, command: Envelope, approval: ApprovalGranted) -> None:
+        if isinstance(command, PaymentRunRequested):
+            await run_payments(tx, command, approval, policy, clock)
+        elif isinstance(command, PaymentCorrectionRequested):
+            await correct_payment(tx, command, approval, clock)
+        elif isinstance(command, CapitationRunRequested):
+            await run_capitation(tx, command, approval, clock)
+        elif isinstance(command, FundsAllocated):
+            await allocate_funds(tx, command, approval)
+        else:
+            raise PermanentError("unexpected-event", f"payments cannot release {type(command).__name__}")
 
     async def handle(tx: Tx, event: Envelope) -> None:
         if isinstance(event, ClaimVerified):
             await create_payable(tx, event, policy)
-        elif isinstance(event, PaymentRunRequested):
-            await run_payments(tx, event, policy, clock)
-        elif isinstance(event, PaymentCorrectionRequested):
-            await correct_payment(tx, event, clock)
-        elif isinstance(event, CapitationRunRequested):
-            await run_capitation(tx, event, clock)
+        elif isinstance(
+            event, PaymentRunRequested | PaymentCorrectionRequested | CapitationRunRequested | FundsAllocated
+        ):
+            await hold(tx, event)
+        elif isinstance(event, ApprovalGranted):
+            await approve(tx, event, release)
         else:
             raise PermanentError("unexpected-event", f"payments does not handle {type(event).__name__}")
 

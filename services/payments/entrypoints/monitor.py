@@ -9,6 +9,7 @@ import structlog
 from services.payments import metrics
 from services.payments.adapters import repository as repo
 from services.payments.domain.penalty import late_penalty
+from services.payments.entrypoints.handlers import RunOrder, execute_run
 from services.payments.settings import PaymentsSettings, get_payments_settings
 from shared.calendar import get_calendar
 from shared.clock import next_local_time, sleep_until
@@ -19,8 +20,6 @@ from shared.events import (
     PaymentDeadlineApproachingPayload,
     PaymentOverdue,
     PaymentOverduePayload,
-    PaymentRunRequested,
-    PaymentRunRequestedPayload,
 )
 from shared.outbox import Tx
 from shared.runtime import ServiceContext
@@ -93,18 +92,23 @@ def _approaching(ctx: ServiceContext, p: repo.PayableRow, today: date, left: int
     )  # fmt: skip
 
 
-async def request_scheduled_run(ctx: ServiceContext, today: date, funds: int) -> str:
-    """Publish today's scheduled run command; its run id makes a second request (another instance) a no-op."""
+async def scheduled_run(ctx: ServiceContext, today: date) -> str | None:
+    """Today's scheduled run, paying at most what finance allocated for today (two operators); else nothing.
+
+    Run in the service's own transaction (no command on the topic: nobody but finance may publish one),
+    under run id SCHED-<date>, so a second instance or a restart the same day pays nothing twice.
+    """
     run_id = f"SCHED-{today.isoformat()}"
-    command = originate(
-        PaymentRunRequested,
-        PaymentRunRequestedPayload(run_id=run_id, funds=funds, requested_by="scheduler"),
-        producer=PRODUCER,
-        clock=ctx.clock,
-    )
     async with ctx.pool.acquire() as conn, conn.transaction():
-        tx = Tx(conn, ctx.schema)
-        tx.emit(command)
+        funds = await repo.day_funds(conn, today)
+        if funds is None:
+            metrics.SCHEDULED_RUNS_UNFUNDED.inc()
+            log.warning("scheduled payment run pays nothing: no funds allocated for today", business_date=str(today),
+                        rule="FUNDS-ALLOCATED")  # fmt: skip
+            return None
+        tx = Tx(conn, ctx.schema, ctx.settings.broker.max_output_bytes)
+        order = RunOrder(run_id, funds.amount, funds.allocated_by, funds.approved_by, None)
+        await execute_run(tx, order, ctx.settings.policy, ctx.clock)
         await tx.flush()
     return run_id
 
@@ -123,7 +127,7 @@ async def monitor(ctx: ServiceContext) -> None:
 
 
 async def scheduler(ctx: ServiceContext) -> None:
-    """The daily payment run at `schedule_time` on working days."""
+    """The daily payment run at `schedule_time` on working days, from the funds allocated for the day."""
     settings = get_payments_settings()
     if not settings.schedule_enabled:
         return
@@ -133,5 +137,5 @@ async def scheduler(ctx: ServiceContext) -> None:
         await sleep_until(ctx.clock, next_local_time(ctx.clock.now(), zone, at))
         today = ctx.clock.today()
         if get_calendar().is_working_day(today):
-            run_id = await request_scheduled_run(ctx, today, settings.scheduled_funds)
-            log.info("scheduled payment run requested", run_id=run_id)
+            run_id = await scheduled_run(ctx, today)
+            log.info("scheduled payment run done", run_id=run_id, business_date=str(today))
