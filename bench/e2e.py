@@ -27,6 +27,7 @@ import contextlib
 import os
 import random
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -72,6 +73,7 @@ from shared.events import (
     PaymentRunRequestedPayload,
     encode_event,
 )
+from shared.operators import OperatorSigner, approval_of, generate_registry
 
 SERVICES = ("grouper", "verifier", "payments", "notifier")
 HOSPITALS = 20
@@ -183,17 +185,34 @@ class PaymentRuns:
                 await self._task
 
     async def _loop(self) -> None:
+        maker, approver = STAFF[FINANCE_MAKER], STAFF[FINANCE_APPROVER]
         while True:
             self.sent += 1
-            command = PaymentRunRequested(
-                occurred_at=datetime.now(UTC), correlation_id=uuid.uuid4(), producer="bench:finance",
+            command = maker.sign(PaymentRunRequested(
+                occurred_at=datetime.now(UTC), correlation_id=uuid.uuid4(), producer=maker.producer,
                 claim_id=None,
                 payload=PaymentRunRequestedPayload(
-                    run_id=f"BENCH-{self.tag}-{self.sent:05d}", funds=10**15, requested_by="bench"
+                    run_id=f"BENCH-{self.tag}-{self.sent:05d}", funds=10**15, requested_by=maker.operator_id
                 ),
-            )  # fmt: skip
-            await self.producer.send(command.topic, encode_event(command), key=command.key.encode())
+            ))  # fmt: skip
+            approval = approver.sign(approval_of(command, approver.operator_id, datetime.now(UTC)))  # four eyes
+            for event in (command, approval):
+                await self.producer.send(event.topic, encode_event(event), key=event.key.encode())
             await asyncio.sleep(RUN_INTERVAL_S)
+
+
+FINANCE_MAKER, FINANCE_APPROVER = "bench.finance-maker", "bench.finance-approver"
+STAFF: dict[str, OperatorSigner] = {}  # filled by `operators_for_this_run`
+
+
+def operators_for_this_run(folder: Path) -> None:
+    """Finance's two signers, and the registry the service processes trust (OPERATORS_REGISTRY_FILE)."""
+    path = folder / "operators.toml"
+    people = {FINANCE_MAKER: ("finance_maker",), FINANCE_APPROVER: ("finance_approver",)}
+    STAFF.update(
+        generate_registry(path, people, "bench", "Generated for one benchmark run", datetime(2000, 1, 1, tzinfo=UTC))
+    )
+    os.environ["OPERATORS_REGISTRY_FILE"] = str(path)  # the service processes inherit the environment
 
 
 async def wait_projected(dsn: str, want: int, within: float = 300) -> float:
@@ -490,6 +509,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     procs = Processes(stack)
     result["stack"] = stack.kind
     failed = True
+    keys = tempfile.TemporaryDirectory(prefix="jkn-bench-operators-")
+    operators_for_this_run(Path(keys.name))
     try:
         await create_topics(stack.bootstrap_servers)
         print(f"stack ({stack.kind}) up; raw broker ceiling over 4 hops, {args.claims} messages", flush=True)
@@ -565,6 +586,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         procs.stop_all(keep_logs=failed)
         stack.stop()
+        keys.cleanup()
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["goals"] = goals(result)
     result["wall_seconds"] = round(time.monotonic() - run_start, 1)
