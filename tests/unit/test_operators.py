@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,9 @@ def test_a_registry_entry_whose_key_id_is_not_its_key_is_refused() -> None:
     wrong = text.replace(kit.signer("test.maker").key_id, kit.signer("test.maker2").key_id, 1)
     with pytest.raises(ValueError, match="is not this public key's id"):
         parse_registry(wrong)
+
+
+def test_kubernetes_base_ships_the_same_example_registry() -> None:
+    """kustomize reads files only under its directory: the base keeps a copy, which must not drift."""
+    copy = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base" / "operators.toml"
+    assert copy.read_text() == SHIPPED_REGISTRY.read_text()
