@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from typing import Any
 
 from deploy.local import Stack
 from services.simulator.harness import services
-from shared.events import Envelope, event_type_name, parse_event_obj
+from shared.events import Envelope, encode_event, event_type_name, parse_event_obj
+from shared.operators import COMMAND_TOPICS
 from shared.runtime import ServiceSpec
 from shared.services import SERVICES
 from shared.topics import dlq_topic
@@ -39,6 +41,7 @@ from tests.support.hostile import (
     with_control,
 )
 from tests.support.kafka import eventually
+from tests.support.operators import sign
 from tests.support.services import Lane, new_lane
 
 ORDINARY = 100
@@ -122,18 +125,17 @@ async def _all_on(lane: Lane, topic: str, keys: set[bytes]) -> bool:
 
 # --------------------------------------------------------------------------- a control character in every field
 
-# A valid record about a claim nobody knows reaches its handler, which refuses it by its own rule (dead
-# letter with the rule's code); every other valid follow-up is applied.
+# A valid record about a claim (or held request) nobody knows reaches its handler, which refuses it by its
+# own rule (a dead letter with the rule's code); every other valid follow-up is applied.
 REFUSED_BY_RULE = {  # event type: (dlq.error, what dlq.reason says)
     "ReviewDecisionRequested": ("V-STATE-UNKNOWN-CLAIM", "Claim is not known to the verifier (never grouped)"),
     "DisputeResolutionRequested": ("V-STATE-UNKNOWN-CLAIM", "Claim is not known to the verifier (never grouped)"),
-    "PaymentCorrectionRequested": ("correction-not-paid", "seq 0: no paid payable to correct"),
+    "ApprovalGranted": ("approval-unknown-subject", "is held for approval"),
 }
 # Identifiers with a shape of their own: that shape rule refuses the control character first.
 SHAPE_RULES = {
     "claim_id": "String should match pattern",
     "payload.month": "String should have at most 7 characters",
-    "signature.value": "String should match pattern",  # base64
 }
 OTHER_CONTROLS = [c for name, c in CONTROL_CHARACTERS.items() if name != "NUL"]
 
@@ -171,7 +173,10 @@ async def _control_characters(stack: Stack) -> None:
                 key = next(keys)
                 base = distinct(fresh(kind, key), next(serial))
                 poison += poisoned_pieces(topic, kind, key, base, path, OTHER_CONTROLS[i % len(OTHER_CONTROLS)])
-                follow_ups.append(FollowUp(topic, event_type_name(kind), key, {**base, "event_id": str(uuid.uuid4())}))
+                follow = {**base, "event_id": str(uuid.uuid4())}
+                if topic in COMMAND_TOPICS:  # an operator's command has effect only when its operator signed it
+                    follow = json.loads(encode_event(sign(parse_event_obj(follow))))
+                follow_ups.append(FollowUp(topic, event_type_name(kind), key, follow))
     assert len(poison) > 200, "every string field of every consumed type, twice"
     # Claims the verifier is to verify belong to members it knows.
     members = [member(f.doc["payload"]["claim"]["nomor_kartu"]) for f in follow_ups if f.event_type == "ClaimGrouped"]
@@ -202,7 +207,7 @@ async def _control_characters(stack: Stack) -> None:
 
 
 def distinct(doc: dict[str, Any], n: int) -> dict[str, Any]:
-    """Its own SEP (and its own facility for a capitation run): no follow-up is refused as a repeat of another."""
+    """Its own SEP, facility, correction or approval subject: no follow-up is refused as a repeat of another."""
     payload = doc["payload"]
     sep = f"0301R0011126V{n:06d}"
     if "nomor_sep" in payload:
@@ -212,6 +217,10 @@ def distinct(doc: dict[str, Any], n: int) -> dict[str, Any]:
         payload["claim"]["nomor_kartu"] = f"{n:013d}"
     for line in payload.get("lines", ()):
         line["kode_faskes"] = f"0301P{n % 1000:03d}"
+    if "correction_id" in payload:  # a correction held for approval
+        payload["correction_id"] = f"VEDIKA-{n}"
+    if "subject_id" in payload:  # an approval of nothing that is held
+        payload["subject_id"] = f"NOTHING-HELD-{n}"
     parse_event_obj(doc)  # still valid: only the poison makes it invalid
     return doc
 
