@@ -215,6 +215,10 @@ from shared.cli_outbox import outbox_app  # noqa: E402
 
 app.add_typer(outbox_app, name="outbox")
 
+from shared.cli_db import db_app  # noqa: E402
+
+app.add_typer(db_app, name="db")
+
 from shared import cli_operators  # noqa: E402
 
 cli_operators.register(app)

@@ -34,7 +34,10 @@ def with_tls(dsn: str, settings: DatabaseSettings) -> str:
     (pools, migrations, the relay's and the dispatcher's own sessions, claimsctl) uses the same TLS.
 
     A parameter the DSN already names wins: an operator who wrote `?sslmode=...` into a secret meant it.
+    The defaults (prefer, no root certificate) are libpq's and asyncpg's own: the DSN is left as it is.
     """
+    if settings.db_sslmode == "prefer" and settings.db_sslrootcert is None:
+        return dsn
     parts = urlsplit(dsn)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     query.setdefault("sslmode", settings.db_sslmode)

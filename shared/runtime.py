@@ -91,7 +91,7 @@ def resolve_endpoints(settings: Settings) -> tuple[str, str]:
             "No broker or database configured: set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL, "
             "or start the local stack with `make run` / `python -m deploy.local up`"
         )
-    return bootstrap, dsn
+    return bootstrap, db.with_tls(dsn, settings.database)  # DB_SSLMODE / DB_SSLROOTCERT for every connection
 
 
 def make_producer(bootstrap: str, settings: Settings) -> AIOKafkaProducer:

@@ -259,3 +259,20 @@ async def test_payments_on_its_own_role_migrates_at_start_up_and_turns_a_verifie
         await read.close()
     assert dict(row) == {"claim_id": "ROLE-TEST-0001", "kode_rs": "0301R001", "amount": 7_500_000}  # type: ignore[arg-type]
     assert owners == {owner.role}  # the service's own start-up migrations made every table
+
+
+# --------------------------------------------------------------------------- TLS to PostgreSQL
+# The embedded PostgreSQL is built without SSL ("SSL is not supported by this build"), so a handshake that
+# succeeds cannot be shown here; what can: a mode that demands TLS never falls back to clear text.
+
+
+async def test_a_mode_that_demands_tls_refuses_a_server_without_it(stack: Stack) -> None:
+    settings = DatabaseSettings(db_sslmode="require")
+    with pytest.raises(ConnectionError, match="rejected SSL upgrade"):
+        await asyncpg.connect(db.with_tls(stack.database_url, settings))
+    # The default, prefer, is libpq's: it connects to this server in clear text.
+    conn = await asyncpg.connect(db.with_tls(stack.database_url, DatabaseSettings()))
+    try:
+        assert await conn.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is False
+    finally:
+        await conn.close()
