@@ -174,10 +174,40 @@ def _dlq_headers(letter: DeadLetter, consumer: str) -> tuple[tuple[str, bytes], 
     )
 
 
+HEADERS_ESCAPED_HEADER = "dlq.headers-escaped"
+
+
+def _sendable_headers(headers: Sequence[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], bool]:
+    """The original headers as a producer can send them, and whether a name had to be escaped.
+
+    A header name that was not UTF-8 arrives decoded with `surrogateescape` (shared/kafka_compat.py); no
+    producer can encode it, so its bytes are written as text instead, the undecodable ones as `\\xff`.
+    """
+    out: list[tuple[str, bytes]] = []
+    escaped = False
+    for name, value in headers:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            except UnicodeEncodeError:  # a lone surrogate no decoder made: escape the character itself
+                name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+            escaped = True
+        out.append((name, value))
+    return out, escaped
+
+
 def dead_letter_row(letter: DeadLetter, consumer: str) -> OutboxRow:
-    """The DLQ record: the original key, bytes and headers, plus headers naming the error."""
+    """The DLQ record: the original key, bytes and headers, plus headers naming the error.
+
+    Header names that were not UTF-8 are sent escaped, marked by `dlq.headers-escaped: 1`, so the dead
+    letter is publishable (the relay would otherwise fail on it every round).
+    """
     rec = letter.record
-    headers = (*tuple(rec.headers or ()), *_dlq_headers(letter, consumer))
+    original, escaped = _sendable_headers(tuple(rec.headers or ()))
+    marker = ((HEADERS_ESCAPED_HEADER, b"1"),) if escaped else ()
+    headers = (*original, *_dlq_headers(letter, consumer), *marker)
     return OutboxRow(dlq_topic(rec.topic), rec.key, rec.value or b"", headers)
 
 

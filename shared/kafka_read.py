@@ -6,11 +6,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared import kafka_compat
 from shared.kafka_security import client_options
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record now on `topic`, in partition order (aiokafka ConsumerRecords)."""
+    kafka_compat.install()  # a header name that is not UTF-8 is read, not raised on every fetch
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options())
     await consumer.start()
     try:

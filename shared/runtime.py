@@ -31,7 +31,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared import db, metrics
+from shared import db, kafka_compat, metrics
 from shared.clock import Clock, get_clock
 from shared.consumer import BatchProcessor, Handler
 from shared.events import Envelope
@@ -43,6 +43,7 @@ from shared.outbox import OutboxRelay, purge_sent
 from shared.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
+kafka_compat.install()  # a header name that is not UTF-8 must not stall a subscriber
 
 STACK_ENV = Path(".local/stack.env")
 

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from services.notifier.adapters import metrics, repository
 from services.notifier.domain.notices import DeadLetterArrival
 from services.notifier.planning import plan
+from shared import kafka_compat
 from shared.clock import Clock
 from shared.consumer import is_transient
 from shared.db import Conn, Pool
@@ -38,6 +39,7 @@ async def watch_dead_letters(
     session_timeout_ms: int = 10_000, retry_delay_s: float = 1.0,
 ) -> None:  # fmt: skip
     """Consume every DLQ topic until cancelled."""
+    kafka_compat.install()  # a header name that is not UTF-8 must not stall the watcher
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=bootstrap,
