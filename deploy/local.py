@@ -286,6 +286,29 @@ def _start_containers() -> Stack:
     return stack
 
 
+def provision_service_roles(stack: Stack) -> dict[str, str]:
+    """`claimsctl db provision` on a stack this module started: {service: DSN as its own role}.
+
+    Each service then runs as `jkn_<service>`, owning only its schema, as in compose and Kubernetes. The
+    passwords are fresh per stack (the embedded server trusts local logins; a container's checks them).
+    An external database (DATABASE_URL given) is left alone: its operator provisions it.
+    """
+    import secrets
+
+    from shared import db
+    from shared.db_roles import RolePlan, SchemaRole, provision_dsn, service_role
+    from shared.services import SERVICES
+
+    if stack.kind == "external":
+        return {}
+    roles = [SchemaRole(service_role(s.name), s.schema, secrets.token_urlsafe(18)) for s in SERVICES()]
+    asyncio.run(provision_dsn(stack.database_url, RolePlan(roles)))
+    return {
+        spec.name: db.with_role(stack.database_url, role.role, role.password)
+        for spec, role in zip(SERVICES(), roles, strict=True)
+    }
+
+
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
     """`with running_stack() as s:` start, yield, always stop."""

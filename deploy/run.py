@@ -10,7 +10,7 @@ import threading
 import time
 from typing import IO
 
-from deploy.local import STACK_ENV, start_stack, write_env
+from deploy.local import STACK_ENV, provision_service_roles, start_stack, write_env
 from shared.services import SERVICES
 
 
@@ -31,10 +31,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
+        own_dsn = provision_service_roles(stack)  # each service logs in as its own role (deploy/README.md)
         for spec in SERVICES():
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{spec.name}.app"],
-                env={**env, "SERVICE_LOG_FORMAT": env.get("SERVICE_LOG_FORMAT", "console")},
+                env={
+                    **env,
+                    "SERVICE_LOG_FORMAT": env.get("SERVICE_LOG_FORMAT", "console"),
+                    "DATABASE_URL": own_dsn.get(spec.name, env["DATABASE_URL"]),
+                },
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
