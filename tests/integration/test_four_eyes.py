@@ -7,9 +7,13 @@ this process, given to the service by setting) and held until a second finance o
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -29,13 +33,16 @@ from shared.events import (
     FundsAllocatedPayload,
     PaymentRunRequested,
     PaymentRunRequestedPayload,
+    parse_event,
 )
+from shared.operators import load_signer, parse_registry
 from shared.topics import dlq_topic
 from tests.support.kafka import eventually
 from tests.support.operators import approved, operators
 from tests.support.services import Lane, new_lane, running
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 RUN_DAY = date(2026, 3, 2)  # a Monday; 03:00 UTC is 10:00 in Jakarta
 # Three payables verified 19, 20 and 23 Feb 2026, due in March (15 working days later): on time on RUN_DAY
@@ -261,3 +268,75 @@ async def _paid_events(lane: Lane, n: int) -> bool:
 
 async def _count(pool: asyncpg.Pool, table: str, n: int) -> bool:
     return int(await pool.fetchval(f"SELECT count(*) FROM {table}")) >= n
+
+
+def claimsctl(lane: Lane, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """claimsctl as an operator runs it, on this lane's topics."""
+    environment = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": lane.stack.bootstrap_servers,
+                   "DATABASE_URL": lane.stack.database_url, "KAFKA_TOPIC_PREFIX": lane.prefix, **env}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args], cwd=ROOT, env=environment, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+async def test_claimsctl_signs_with_the_operators_key_file_and_the_run_waits_for_the_approver(
+    lane: Lane, clock: FixedClock, payments_db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    kit = operators()
+    key_file = tmp_path / "test.maker.pem"
+    key_file.write_bytes(kit.signer("test.maker").private_pem())
+    unsigned = claimsctl(lane, "payments", "run", "--funds", "10000000", "--run-id", "RUN-CLI-NOKEY")
+    assert unsigned.returncode == 2
+    assert "commands are signed: give --operator ID and --key FILE" in unsigned.stderr
+    async with running(lane.isolate(SPEC), lane.settings()):
+        await lane.publish(payables())
+        # Someone else's key: published, and refused by the services.
+        wrong = claimsctl(lane, "payments", "run", "--funds", "10000000", "--run-id", "RUN-CLI-WRONG",
+                          "--operator", "test.maker2", "--key", str(key_file))  # fmt: skip
+        assert wrong.returncode == 0, wrong.stderr
+        # The maker's own key, from the settings instead of options.
+        run = claimsctl(lane, "payments", "run", "--funds", "10000000", "--run-id", "RUN-CLI",
+                        CLAIMSCTL_OPERATOR="test.maker", CLAIMSCTL_OPERATOR_KEY=str(key_file))  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout)["requested_by"] == "test.maker"
+        await settled(lane, payments_db, [])
+        assert await payments_made(payments_db) == 0, "requested, not approved: nothing paid"
+        held = await payments_db.fetch("SELECT subject_id, requested_by FROM held_commands")
+        assert [dict(r) for r in held] == [{"subject_id": "RUN-CLI", "requested_by": "test.maker"}]
+        request = await payments_db.fetchval("SELECT command::text FROM held_commands")
+        await lane.publish([kit.approval(parse_event(request), "test.approver")])
+        await eventually(lambda: _paid_events(lane, 3))
+    paid = [e for e in await lane.events("claims.paid") if isinstance(e, ClaimPaid)]
+    assert {(e.payload.payment_run_id, e.payload.requested_by, e.payload.approved_by) for e in paid} == {
+        ("RUN-CLI", "test.maker", "test.approver")
+    }
+    (letter,) = [v for v in (await dead_letters(lane)).values()]
+    signer_key = kit.signer("test.maker").key_id
+    assert letter == (
+        "unauthorized",
+        f"signature.key_id: key {signer_key} belongs to test.maker, not to test.maker2 (rule OWN-KEY)",
+    )
+
+
+def test_claimsctl_keygen_writes_a_private_key_only_its_owner_reads_and_prints_its_registry_entry(
+    stack: Stack, tmp_path: Path
+) -> None:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers, "DATABASE_URL": stack.database_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "operators", "keygen", "--operator", "finance.budi", "--name",
+         "Budi Santoso", "--role", "finance_maker", "--out", str(tmp_path), "--valid-from", "2026-01-01T00:00:00Z"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    registry = parse_registry('version = "t"\n' + result.stdout)
+    (operator,) = registry.operators
+    (key,) = operator.keys
+    assert (operator.id, operator.roles, key.valid_from) == (
+        "finance.budi",
+        ("finance_maker",),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    (key_file,) = tmp_path.iterdir()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert load_signer("finance.budi", key_file).key_id == key.key_id
