@@ -36,6 +36,7 @@ from shared.events import (
 from shared.runtime import ServiceRuntime
 from tests.support.factories import example
 from tests.support.kafka import eventually
+from tests.support.operators import sign
 from tests.support.services import Lane, new_lane, running, tally_work
 
 pytestmark = pytest.mark.integration
@@ -254,7 +255,7 @@ def ruling(claim_id: str, outcome: str, at: datetime, amount: int | None = None)
     doc["payload"].update(outcome=outcome, amount=amount)
     event = parse_event_obj(doc)
     assert isinstance(event, DisputeResolutionRequested)
-    return event
+    return sign(event)
 
 
 async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verification(
@@ -278,7 +279,7 @@ async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verifica
     supplementary = [e for e in events if isinstance(e, ClaimVerified) and e.payload.verification_seq == 1]
     assert len(resolved) == 1
     assert resolved[0].payload.supplementary_amount == adjustment.amount  # type: ignore[attr-defined]
-    assert resolved[0].payload.reviewer == "dr. Siti Rahma (TKMKB)"  # type: ignore[attr-defined]
+    assert resolved[0].payload.reviewer == "test.tkmkb"  # type: ignore[attr-defined]
     (extra,) = supplementary
     assert extra.payload.approved_amount == adjustment.amount
     history = await pool.fetch("SELECT kind FROM claim_history WHERE claim_id = $1 ORDER BY id", claim_id)
@@ -351,7 +352,7 @@ async def test_a_held_claim_gets_the_reviewers_outcome(
     doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id, occurred_at=clock.now().isoformat())
     decision = parse_event_obj(doc)
     assert isinstance(decision, ReviewDecisionRequested)
-    await lane.publish([decision])
+    await lane.publish([sign(decision)])
     await reach(pool, claim_id, "verified_adjusted")
     await drained(pool)
     (verified,) = await world.events(claim_id)
@@ -552,14 +553,14 @@ async def test_a_resubmission_received_before_midnight_and_verified_after_it_is_
     assert await state(pool, late) == "pended"  # refused, not changed: the sweep will expire it
 
 
-def review(claim_id: str, at: datetime) -> ReviewDecisionRequested:
-    """The reviewer verifies a held claim at `at` (the instant claimsctl stamps)."""
+def review(claim_id: str, at: datetime, **decision: Any) -> ReviewDecisionRequested:
+    """The reviewer's decision on a held claim (verify unless told), made at `at` (the instant claimsctl stamps)."""
     doc = example("ReviewDecisionRequested")
     doc.update(event_id=str(uuid.uuid4()), claim_id=claim_id, occurred_at=at.isoformat())
-    doc["payload"].update(outcome="verify", approved_amount=None)
+    doc["payload"].update({"outcome": "verify", "approved_amount": None, **decision})
     event = parse_event_obj(doc)
     assert isinstance(event, ReviewDecisionRequested)
-    return event
+    return sign(event)
 
 
 async def test_a_review_decision_made_before_midnight_and_consumed_after_it_verifies_that_day(
@@ -642,3 +643,52 @@ async def test_the_sweep_waits_for_a_resubmission_still_in_the_verifiers_backlog
         assert await state(pool, claim_id) == "verified"
         await drained(pool)
     assert [type(e).__name__ for e in await world.events(claim_id)] == ["ClaimPended", "ClaimVerified"]
+
+
+async def test_the_sweep_does_not_deem_complete_a_claim_whose_review_decision_is_in_the_backlog(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(claim_id, card, sep, tgl_masuk="2026-10-20")])  # held; window ends 19 Nov
+    await reach(pool, claim_id, "in_review")
+    await verifier[0].broker.stop()  # the verifier lags from here
+    # The reviewer pends it ten minutes before the window ends.
+    await lane.publish([review(claim_id, wib(19, 23, 50), outcome="pend", missing=["lab_result"], note="lab")])
+    clock.set(wib(20, 0, 5))  # the sweep of 19 November is due
+    stages = {lane.isolate(SPEC).consumes[0].name: ["claims.grouped", "claims.disputed", "verifier.commands"]}
+    checks: list[float] = []
+
+    async def counted_sleep(seconds: float) -> None:
+        checks.append(seconds)
+        await asyncio.sleep(seconds)
+
+    async def looked_three_times() -> bool:
+        return len(checks) >= 3
+
+    async with lagging_verifier(lane) as runtime:
+        assert runtime.ctx is not None
+        ctx = runtime.ctx
+        progress = BrokerProgress(lane.stack.bootstrap_servers, lane.prefix)
+        sweep = asyncio.create_task(
+            sweep_when_caught_up(
+                date(2026, 11, 19), clock, WIB, progress, stages, lambda d: sweep_day(ctx, d),
+                retry_s=0.2, sleep=counted_sleep,
+            )
+        )  # fmt: skip
+        try:
+            await eventually(looked_three_times)
+            assert not sweep.done()
+            assert await state(pool, claim_id) == "in_review"  # not deemed complete meanwhile
+            await runtime.broker.start()
+            assert await asyncio.wait_for(sweep, 60) == 0
+        finally:
+            sweep.cancel()
+        assert await state(pool, claim_id) == "pended"
+        await drained(pool)
+    (pended,) = await world.events(claim_id)
+    assert isinstance(pended, ClaimPended)
+    assert pended.payload.pended_on == date(2026, 11, 19)  # dated by the reviewer's act, not by 20 Nov
+    assert pended.payload.resubmit_by == date(2026, 11, 30)  # 7 working days after Thu 19 Nov
