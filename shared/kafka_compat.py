@@ -6,7 +6,8 @@ would stall every consumer of its topic. `install()` makes aiokafka's fetcher re
 with a tolerant reader whose header names are decoded with `surrogateescape` (lossless:
 `name.encode("utf-8", "surrogateescape")` gives the original bytes back), going on from the record the
 batch failed at; ordinary batches keep aiokafka's compiled reader. Installed once per process by
-everything that creates a consumer (shared/runtime.py, shared/kafka_read.py, the notifier's DLQ watcher).
+everything that creates a consumer (shared/runtime.py, shared/kafka_read.py, the notifier's DLQ watcher);
+claimsctl's `tail` and `dlq` and the simulator import shared.runtime before they consume.
 """
 
 from __future__ import annotations
