@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from deploy.local import Stack
 from services.simulator.harness import services
-from shared.events import EVENT_TYPES, Envelope, encode_event, event_type_name, parse_event_obj
+from shared.events import Envelope, encode_event, event_type_name, parse_event_obj
 from shared.services import SERVICES
 from shared.topics import dlq_topic
 from tests.support.hostile import (
@@ -40,6 +40,7 @@ from tests.support.hostile import (
     dead_letter_problems,
     dotted,
     encoded,
+    event_class,
     fresh,
     inbox_ids,
     invalid_utf8_at,
@@ -275,24 +276,21 @@ def lane_digits(lane: Lane) -> str:
 
 async def _a_valid_claim_is_still_paid(lane: Lane) -> None:
     """After the junk, an eligible member's claim is grouped, verified and paid."""
-    member = fresh(_type("ParticipantChanged"), f"{lane_digits(lane)}999999")
+    member = fresh(event_class("ParticipantChanged"), f"{lane_digits(lane)}999999")
     verifier = next(lane.isolate(s) for s in SERVICES() if s.name == "verifier")
     await produce_raw(lane.stack.bootstrap_servers, lane.prefix + "participants.changed",
                       [(member["payload"]["nomor_kartu"].encode(), encoded(member))])  # fmt: skip
     await eventually(lambda: _applied(lane, verifier.schema, verifier.consumes[0].name, member["event_id"]))
-    claim = fresh(_type("ClaimSubmitted"), f"SENTINEL-{lane.suffix}")
+    claim = fresh(event_class("ClaimSubmitted"), f"SENTINEL-{lane.suffix}")
     claim["payload"]["claim"]["nomor_kartu"] = member["payload"]["nomor_kartu"]
     await produce_raw(lane.stack.bootstrap_servers, lane.prefix + "claims.submitted",
                       [(claim["claim_id"].encode(), encoded(claim))])  # fmt: skip
     await eventually(lambda: _has(lane, "claims.verified", claim["claim_id"]), within=60)
-    run = approved(parse_event_obj(fresh(_type("PaymentRunRequested"), f"RUN-{lane.suffix}")))  # signed, four eyes
+    request = parse_event_obj(fresh(event_class("PaymentRunRequested"), f"RUN-{lane.suffix}"))
+    run = approved(request)  # signed by a finance maker, approved by a second operator (four eyes)
     await produce_raw(lane.stack.bootstrap_servers, lane.prefix + "payments.commands",
                       [(e.key.encode(), encode_event(e)) for e in run])  # fmt: skip
     await eventually(lambda: _has(lane, "claims.paid", claim["claim_id"]), within=60)
-
-
-def _type(name: str) -> type[Envelope]:
-    return next(t for t in EVENT_TYPES if event_type_name(t) == name)
 
 
 async def _applied(lane: Lane, schema: str, consumer: str, event_id: str) -> bool:
