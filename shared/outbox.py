@@ -180,6 +180,7 @@ class UnreadableRow(Exception):
 
 PERMANENT_REFUSALS: tuple[type[BaseException], ...] = (
     UnreadableRow,
+    UnicodeEncodeError,  # a header name the producer cannot encode (kept losslessly, so not valid UTF-8)
     kafka_errors.MessageSizeTooLargeError,  # over the producer's max_request_size or the broker's message.max.bytes
     kafka_errors.RecordListTooLargeError,
     kafka_errors.RecordTooLargeError,

@@ -18,6 +18,8 @@ from shared.outbox import backoff_s, is_permanent_refusal, topic_refusal
         errors.TopicAuthorizationFailedError("claims.paid"),
         errors.CorruptRecordException(),
         errors.InvalidTimestampError(),
+        # What the producer raises for a header name that is not valid UTF-8 (before, the relay retried forever)
+        UnicodeEncodeError("utf-8", "\udcff-name", 0, 1, "surrogates not allowed"),
     ],
 )
 def test_a_refusal_of_the_row_itself_quarantines_it(refusal: Exception) -> None:
