@@ -100,6 +100,9 @@ async def scheduled_run(ctx: ServiceContext, today: date) -> str | None:
     """
     run_id = f"SCHED-{today.isoformat()}"
     async with ctx.pool.acquire() as conn, conn.transaction():
+        if await repo.run_summary(conn, run_id) is not None:
+            log.info("scheduled payment run already done today", run_id=run_id)  # a restart, another instance
+            return run_id
         funds = await repo.day_funds(conn, today)
         if funds is None:
             metrics.SCHEDULED_RUNS_UNFUNDED.inc()
