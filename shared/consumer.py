@@ -78,7 +78,7 @@ LOG_APPEND_TIME = 1  # aiokafka's timestamp_type when the broker stamped the rec
 
 # Topics hospitals write: whatever `received_at` a hospital puts in its envelope is replaced by BPJS's own
 # receipt time, or a hospital could backdate a late resubmission or dispute.
-HOSPITAL_INPUT_TOPICS = frozenset({topics.CLAIMS_SUBMITTED, topics.CLAIMS_DISPUTED})
+HOSPITAL_INPUT_TOPICS = frozenset(t for t, who in topics.ALLOWED_PRODUCERS.items() if topics.HOSPITAL in who)
 
 
 class Record(Protocol):

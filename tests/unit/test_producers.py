@@ -63,3 +63,13 @@ def test_a_dispute_is_checked_like_a_claim() -> None:
 def test_topics_outside_the_table_are_not_checked_here(topic: str) -> None:
     # Commands are checked by their operator's signature, not by the producer name.
     assert check_producer(On(topic), example_event("ClaimVerified").model_copy(update={"producer": "x"})) is None
+
+
+def test_the_topics_hospitals_write_are_the_ones_stamped_on_receipt() -> None:
+    # The kernel replaces a hospital's received_at with BPJS's own on these topics, and the broker keeps
+    # their append time: the two lists must not drift apart.
+    from shared.consumer import HOSPITAL_INPUT_TOPICS
+    from shared.topics import EVENT_TOPICS
+
+    assert HOSPITAL_INPUT_TOPICS == {"claims.submitted", "claims.disputed"}
+    assert {t.name for t in EVENT_TOPICS if t.log_append_time} == HOSPITAL_INPUT_TOPICS
