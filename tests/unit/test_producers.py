@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from shared.consumer import HOSPITAL_INPUT_TOPICS
 from shared.events import Envelope, parse_event_obj
 from shared.producers import check_producer
+from shared.topics import EVENT_TOPICS
 from tests.support.factories import example
 
 
@@ -68,8 +70,6 @@ def test_topics_outside_the_table_are_not_checked_here(topic: str) -> None:
 def test_the_topics_hospitals_write_are_the_ones_stamped_on_receipt() -> None:
     # The kernel replaces a hospital's received_at with BPJS's own on these topics, and the broker keeps
     # their append time: the two lists must not drift apart.
-    from shared.consumer import HOSPITAL_INPUT_TOPICS
-    from shared.topics import EVENT_TOPICS
-
-    assert HOSPITAL_INPUT_TOPICS == {"claims.submitted", "claims.disputed"}
-    assert {t.name for t in EVENT_TOPICS if t.log_append_time} == HOSPITAL_INPUT_TOPICS
+    stamped = {t.name for t in EVENT_TOPICS if t.log_append_time}
+    assert stamped == {"claims.submitted", "claims.disputed"}
+    assert stamped == HOSPITAL_INPUT_TOPICS
