@@ -562,6 +562,10 @@ class CapitationPaidPayload(Contract):
     operations_part: NonNegativeRupiah
     due_on: date
     ledger_entry_ids: list[Name] = Field(max_length=100)
+    requested_by: Name | None = Field(default=None, description="The finance operator who requested the run")
+    approved_by: Name | None = Field(
+        default=None, description="The second finance operator who approved it (four eyes); null only before four-eyes"
+    )
 
 
 # --------------------------------------------------------------------------- envelope

@@ -107,6 +107,9 @@ async def test_capitation_over_1000_fktps_gives_the_hand_checked_totals_once(sta
     assert entries == 1000
     events = {e.payload.kode_faskes: e for e in await lane.events("capitation.paid") if isinstance(e, CapitationPaid)}
     assert len(events) == 1000
+    assert {(e.payload.requested_by, e.payload.approved_by) for e in events.values()} == {
+        ("test.maker", "test.approver")
+    }
     assert sum(e.payload.amount for e in events.values()) == total
     for kode, (*_, amount, fee, operations) in HAND_CHECKED.items():
         p = events[kode].payload

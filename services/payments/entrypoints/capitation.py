@@ -58,7 +58,7 @@ async def run_capitation(tx: Tx, command: CapitationRunRequested, approval: Appr
             kbk_score=float(result.kbk_score) if result.kbk_score is not None else None,
             kbk_percentage=float(result.payment_pct), amount=result.amount_payable,
             service_fee_part=result.service_fee, operations_part=result.operations, due_on=result.due_on,
-            ledger_entry_ids=[entry],
+            ledger_entry_ids=[entry], requested_by=run.requested_by, approved_by=approval.payload.approved_by,
         )  # fmt: skip
         tx.emit(follow_up(CapitationPaid, approval, payload, producer=PRODUCER, clock=clock))
 
