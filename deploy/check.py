@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 from pydantic_settings import BaseSettings
 
+from deploy import check_access
 from shared.services import SERVICE_NAMES
 from shared.topics import EVENT_TOPICS, LOG_APPEND_TIME, MS_PER_DAY, TIMESTAMP_TYPE, all_topics
 
@@ -334,6 +335,9 @@ def compose_problems(model: Doc, variant: str) -> list[str]:
         problems.append("compose: topic-init must run python -m deploy.topics")
     if (services.get("migrate") or {}).get("command", [])[:2] != ["claimsctl", "migrate"]:
         problems.append("compose: migrate must run claimsctl migrate")
+    apps = [n for n, s in services.items() if _image_is_app(str(s.get("image", "")))]
+    script = (DEPLOY / "kafka" / "access.sh").read_text()
+    problems += check_access.compose_access_problems(services, script, apps)  # SASL_SSL, own user, exact ACLs
     demo = [n for n, s in services.items() if "demo" in (s.get("profiles") or [])]
     if variant.startswith("demo"):
         problems += _demo_problems(services, demo, variant)
@@ -458,7 +462,7 @@ def _kafka(doc: Doc) -> list[str]:
     annotations = (doc.get("metadata") or {}).get("annotations") or {}
     if annotations.get("strimzi.io/node-pools") != "enabled" or annotations.get("strimzi.io/kraft") != "enabled":
         problems.append("KRaft with node pools needs annotations strimzi.io/node-pools and strimzi.io/kraft: enabled")
-    return problems
+    return problems + check_access.strimzi_security_problems(doc)
 
 
 def _kafka_node_pool(doc: Doc) -> list[str]:
@@ -516,6 +520,8 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Doc], list[str]]] = {
     ("kafka.strimzi.io/v1beta2", "KafkaNodePool"): _kafka_node_pool,
     ("keda.sh/v1alpha1", "ScaledObject"): _scaled_object,
     ("monitoring.coreos.com/v1", "ServiceMonitor"): _service_monitor,
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): check_access.kafka_user_rule,
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): check_access.trigger_authentication_rule,
 }
 
 
@@ -791,6 +797,7 @@ def check_k8s_services(target: str) -> list[str]:
     if not any(d.get("kind") == "NetworkPolicy" for d in docs):
         problems.append("no NetworkPolicy")
     problems += topic_problems(docs)
+    problems += check_access.k8s_access_problems(docs, container_env)  # KafkaUsers: exactly what each uses
     return [f"{target}: {p}" for p in problems]
 
 
@@ -948,6 +955,13 @@ def kafka_topics_problems() -> list[str]:
     return topic_problems(parse_docs(TARGET.read_text()))
 
 
+def kafka_acls_problems() -> list[str]:
+    """deploy/kafka/access.sh and deploy/k8s/base/kafka-users.yaml equal what `python -m deploy.gen_acls` writes."""
+    from deploy.gen_acls import stale
+
+    return [f"{p.relative_to(REPO)} is out of date: run python -m deploy.gen_acls and commit it" for p in stale()]
+
+
 # --------------------------------------------------------------------------- the list
 
 
@@ -960,6 +974,7 @@ def checks() -> dict[str, Callable[[], list[str]]]:
         table[f"kustomize:{target}"] = functools.partial(check_kustomize, target)
         table[f"k8s-services:{target}"] = functools.partial(check_k8s_services, target)
     table["kafka-topics-generated"] = kafka_topics_problems
+    table["kafka-acls-generated"] = kafka_acls_problems
     table["dockerfile"] = dockerfile_problems
     table["image-dependencies"] = image_dependency_problems
     return table
