@@ -333,8 +333,7 @@ def compose_problems(model: Doc, variant: str) -> list[str]:
         problems.append("compose: postgres data must be on a volume")
     if (services.get("topic-init") or {}).get("command", [])[:3] != ["python", "-m", "deploy.topics"]:
         problems.append("compose: topic-init must run python -m deploy.topics")
-    if (services.get("migrate") or {}).get("command", [])[:2] != ["claimsctl", "migrate"]:
-        problems.append("compose: migrate must run claimsctl migrate")
+    problems += compose_database_problems(services)
     apps = [n for n, s in services.items() if _image_is_app(str(s.get("image", "")))]
     script = (DEPLOY / "kafka" / "access.sh").read_text()
     problems += check_access.compose_access_problems(services, script, apps)  # SASL_SSL, own user, exact ACLs
@@ -787,18 +786,125 @@ def check_k8s_services(target: str) -> list[str]:
     for name in SERVICE_NAMES:
         problems += deployment_problems(name, docs)
     problems += app_container_problems(docs)
-    jobs = [d for d in docs if d.get("kind") == "Job"]
-    if not any(
-        c.get("command", [])[:2] == ["claimsctl", "migrate"]
-        for j in jobs
-        for c in j["spec"]["template"]["spec"]["containers"]
-    ):
-        problems.append("no Job running claimsctl migrate")
+    problems += k8s_database_problems(docs)
     if not any(d.get("kind") == "NetworkPolicy" for d in docs):
         problems.append("no NetworkPolicy")
     problems += topic_problems(docs)
     problems += check_access.k8s_access_problems(docs, container_env)  # KafkaUsers: exactly what each uses
     return [f"{target}: {p}" for p in problems]
+
+
+# --------------------------------------------------------------------------- database roles (shared/db_roles.py)
+
+PROVISION = ["claimsctl", "db", "provision"]
+ADMIN_SECRET = "jkn-claims-db-admin"
+
+
+def _dsn_login(dsn: str) -> tuple[str, str]:
+    """(user, password) of a postgresql:// URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(dsn)
+    return parts.username or "", parts.password or ""
+
+
+def _service_role(name: str) -> str:
+    from shared.db_roles import service_role
+
+    return service_role(name)
+
+
+def compose_database_problems(services: Mapping[str, Doc]) -> list[str]:
+    """Each service logs in as its own role; only the migrate job (and the demo's simulator) as the admin."""
+    admin = str(((services.get("postgres") or {}).get("environment") or {}).get("POSTGRES_USER", ""))
+    migrate = services.get("migrate") or {}
+    migrate_env = {k: str(v) for k, v in (migrate.get("environment") or {}).items()}
+    problems: list[str] = []
+    if (migrate.get("command") or [])[:3] != PROVISION:
+        problems.append("compose: migrate must run claimsctl db provision (it creates the roles, then migrates)")
+    elif _dsn_login(migrate_env.get("DATABASE_URL", ""))[0] != admin:
+        problems.append(f"compose: migrate must connect as the admin {admin} (POSTGRES_USER) to create the roles")
+    for name in SERVICE_NAMES:
+        env = {k: str(v) for k, v in ((services.get(name) or {}).get("environment") or {}).items()}
+        user, password = _dsn_login(env.get("DATABASE_URL", ""))
+        if user != _service_role(name):
+            problems.append(
+                f"compose service {name}: DATABASE_URL logs in as {user or 'nobody'}, not its own role "
+                f"{_service_role(name)}"
+            )
+        elif migrate_env.get(f"DB_PASSWORD_{name.upper()}") != password:
+            problems.append(
+                f"compose: migrate's DB_PASSWORD_{name.upper()} is not the password in {name}'s DATABASE_URL: "
+                f"{_service_role(name)} could not log in"
+            )
+    for name, svc in services.items():
+        if name == "migrate" or "demo" in (svc.get("profiles") or []) or not _image_is_app(str(svc.get("image", ""))):
+            continue
+        env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+        if "DATABASE_ADMIN_URL" in env or (admin and _dsn_login(env.get("DATABASE_URL", ""))[0] == admin):
+            problems.append(f"compose service {name}: connects as the admin {admin}; only the migrate job may")
+    return problems
+
+
+def _secret_refs(container: Doc) -> dict[str, str]:
+    """{variable (or envFrom:<secret>): Secret name} of a container's environment."""
+    refs = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]["name"]
+        for item in container.get("env") or []
+        if "secretKeyRef" in (item.get("valueFrom") or {})
+    }
+    for source in container.get("envFrom") or []:
+        if "secretRef" in source:
+            refs[f"envFrom:{source['secretRef']['name']}"] = source["secretRef"]["name"]
+    return refs
+
+
+def _is_secret(ref: str | None, name: str) -> bool:
+    """Whether a reference names the Secret `name`, also as a secretGenerator makes it (`name-<hash>`)."""
+    return ref is not None and (ref == name or re.fullmatch(re.escape(name) + r"-[a-z0-9]{10}", ref) is not None)
+
+
+def service_secret(name: str) -> str:
+    """The Secret holding a service's own DSN (key database-url) and its role's password (key password)."""
+    return f"jkn-claims-db-{name}"
+
+
+def k8s_database_problems(docs: Sequence[Doc]) -> list[str]:
+    """A Job provisions the roles with the admin's Secret; every service has its own; nobody else the admin's."""
+    problems: list[str] = []
+    provisioning: list[dict[str, str]] = []
+    for where, template in _pod_templates(docs):
+        for container in (template.get("spec") or {}).get("containers") or []:
+            if not _image_is_app(str(container.get("image", ""))):
+                continue
+            refs = _secret_refs(container)
+            if (container.get("command") or [])[:3] == PROVISION and where.startswith("Job/"):
+                provisioning.append(refs)
+            elif any(_is_secret(r, ADMIN_SECRET) for r in refs.values()) or "DATABASE_ADMIN_URL" in refs:
+                problems.append(f"{where}: uses the admin's Secret {ADMIN_SECRET}; only the migrate job may")
+            name = where.removeprefix("Deployment/")
+            own = service_secret(name)
+            if (
+                where.startswith("Deployment/")
+                and name in SERVICE_NAMES
+                and not _is_secret(refs.get("DATABASE_URL"), own)
+            ):
+                problems.append(
+                    f"{where}: DATABASE_URL must come from its own Secret {own} (role {_service_role(name)}), "
+                    f"not {refs.get('DATABASE_URL')}"
+                )
+    if not provisioning:
+        problems.append("no Job running claimsctl db provision (it creates the roles, then migrates)")
+    for refs in provisioning:
+        if not _is_secret(refs.get("DATABASE_URL"), ADMIN_SECRET):
+            problems.append(f"the claimsctl db provision Job must take DATABASE_URL from {ADMIN_SECRET}")
+        for name in SERVICE_NAMES:
+            if not _is_secret(refs.get(f"DB_PASSWORD_{name.upper()}"), service_secret(name)):
+                problems.append(
+                    f"the claimsctl db provision Job must take DB_PASSWORD_{name.upper()} from {service_secret(name)} "
+                    "(key password), the Secret the service logs in with"
+                )
+    return problems
 
 
 # --------------------------------------------------------------------------- Dockerfile
