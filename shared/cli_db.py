@@ -30,11 +30,14 @@ def role_plan(settings: DatabaseSettings) -> RolePlan:
 
 
 def admin_dsn(settings: Settings) -> str:
-    """DATABASE_ADMIN_URL, else the DSN claimsctl would use (the local stack's is its owner), with DB_SSL*."""
+    """DATABASE_ADMIN_URL, else DATABASE_URL, else the running local stack's (its owner), with DB_SSL*.
+
+    No broker is needed: provisioning only talks to PostgreSQL.
+    """
     from shared import db
     from shared.cli import endpoints
 
-    dsn = settings.database.database_admin_url or endpoints()[1]
+    dsn = settings.database.database_admin_url or settings.database.database_url or endpoints()[1]
     return db.with_tls(dsn, settings.database)
 
 

@@ -6,6 +6,12 @@ server, exactly as `claimsctl db provision` does for the real ones.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -14,7 +20,7 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
-from deploy.local import Stack
+from deploy.local import Stack, _stop_process, start_embedded_postgres
 from services.grouper.service import SPEC as GROUPER
 from services.payments.service import SPEC as PAYMENTS
 from services.payments.settings import get_payments_settings
@@ -276,3 +282,57 @@ async def test_a_mode_that_demands_tls_refuses_a_server_without_it(stack: Stack)
         assert await conn.fetchval("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") is False
     finally:
         await conn.close()
+
+
+# --------------------------------------------------------------------------- the migrate job's command
+
+
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    """A PostgreSQL of its own: the real role names are per cluster, and the session's server is shared."""
+    dsn, proc, data = start_embedded_postgres()
+    try:
+        yield dsn
+    finally:
+        _stop_process(proc, signal.SIGINT)
+        shutil.rmtree(data.parent, ignore_errors=True)
+
+
+async def _owners_and_passwords(dsn: str) -> tuple[dict[str, set[str]], dict[str, bool]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = await conn.fetch(
+            "SELECT schemaname, tableowner FROM pg_tables WHERE schemaname IN "
+            "('grouper', 'verifier', 'payments', 'notifier', 'ops')"
+        )
+        passwords = await conn.fetch(
+            "SELECT rolname, rolpassword IS NOT NULL AS has FROM pg_authid WHERE rolname ~ '^jkn_'"
+        )
+    finally:
+        await conn.close()
+    owners: dict[str, set[str]] = {}
+    for r in tables:
+        owners.setdefault(r["schemaname"], set()).add(r["tableowner"])
+    return owners, {r["rolname"]: r["has"] for r in passwords}
+
+
+def test_claimsctl_db_provision_makes_every_role_then_migrates_each_schema_as_its_owner(fresh_postgres: str) -> None:
+    env = {**os.environ, "DATABASE_URL": fresh_postgres, "DB_PASSWORD_PAYMENTS": "payments-pw"}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # provisioning needs no broker
+    runs = [
+        subprocess.run([sys.executable, "-m", "shared.cli", "db", "provision"], env=env, capture_output=True,
+                       text=True, timeout=180)
+        for _ in range(2)
+    ]  # fmt: skip
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert "payments: 0 migration(s) applied (as jkn_payments)" in runs[1].stdout  # a second roll-out: nothing new
+
+    owners, has_password = asyncio.run(_owners_and_passwords(fresh_postgres))
+    assert owners == {
+        "grouper": {"jkn_grouper"}, "verifier": {"jkn_verifier"}, "payments": {"jkn_payments"},
+        "notifier": {"jkn_notifier"}, "ops": {"jkn_claimsctl"},
+    }  # fmt: skip
+    assert has_password == {
+        "jkn_grouper": False, "jkn_verifier": False, "jkn_payments": True, "jkn_notifier": False,
+        "jkn_claimsctl": False, "jkn_claimsctl_ro": False,
+    }  # fmt: skip
