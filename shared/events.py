@@ -250,9 +250,23 @@ class ClaimData(Contract):
     tgl_masuk: date = Field(description="Admission date")
     tgl_pulang: date = Field(description="Discharge date")
     jenis_rawat: Int32 = Field(description="Care type: 1 inpatient, 2 outpatient")
-    kelas_rawat: Int32 = Field(description="Care class 1, 2 or 3")
+    kelas_rawat: Int32 = Field(description="Care class 1, 2 or 3; outpatient: 1 executive (eksekutif), 3 regular")
     upgrade_class_ind: bool = False
     upgrade_class_class: Literal["kelas_1", "kelas_2", "vip", "vvip"] | None = None
+    upgrade_class_los: Count | None = Field(default=None, description="Days of the stay spent in the higher class")
+    upgrade_class_payor: Literal["peserta", "pemberi_kerja", "asuransi_tambahan"] | None = Field(
+        default=None, description="Who pays the upgrade cost share: the member, the employer or a top-up insurer"
+    )
+    add_payment_pct: FiniteFloat | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Hospital's declared share of the class-1 tariff for an upgrade above class 1 (percent; "
+        "PMK 3/2023 allows at most 75, the grouper refuses more)",
+    )
+    tarif_poli_eks: NonNegativeRupiah | None = Field(
+        default=None, description="Outpatient executive clinic fee (kelas_rawat 1 on outpatient care), rupiah"
+    )
     emergency: bool = Field(default=False, description="Emergency admission (no referral needed)")
     discharge_status: Literal[1, 2, 3, 4, 5] = Field(
         default=1, description="1 home, 2 referred, 3 discharged against advice, 4 died, 5 other"
@@ -314,7 +328,8 @@ class GroupingResult(Contract):
     tarif_rs_total: NonNegativeRupiah
     tariff_gap: Rupiah = Field(description="Hospital bill minus INA-CBG total (positive: hospital billed more)")
     upgrade_cost_share: NonNegativeRupiah | None = Field(
-        default=None, description="What the patient pays for a class upgrade (naik kelas)"
+        default=None,
+        description="What the patient pays for a class upgrade (naik kelas) or an outpatient executive visit",
     )
     grouper_version: Identifier
     tariff_table_version: Identifier
@@ -440,6 +455,12 @@ class ParticipantChangedPayload(Contract):
     kelas_hak: Literal[1, 2, 3] = Field(description="Care class entitlement")
     member_type: Literal["PBI", "PPU", "PBPU", "BP"] = Field(
         description="PBI subsidised; PPU wage earner; PBPU self-paying; BP non-worker"
+    )
+    member_category: Literal["pemda", "ppu_phk"] | None = Field(
+        default=None,
+        description="Where it changes the benefit: pemda = registered by a local government (PBPU/BP Pemda, "
+        "'PBI daerah'); ppu_phk = a laid-off PPU member or family member in the continued-coverage period; "
+        "null: neither (Perpres 82/2018 Art. 51(3) as amended by Perpres 59/2024)",
     )
     valid_from: date
     valid_to: date | None = None

@@ -16,7 +16,16 @@ class GrouperSettings(BaseSettings):
         default=None, description="Directory of tariff tables (manifests + CSVs); default: the shipped sample"
     )
     upgrade_above_class1_percent: int = Field(
-        default=75, ge=0, le=100, description="Share of the class-1 tariff a patient pays to upgrade above class 1"
+        default=75,
+        ge=0,
+        le=75,
+        description="Share (percent) of the class-1 tariff a member pays to upgrade above class 1 when the "
+        "hospital declares no add_payment_pct; PMK 3/2023 Art. 48 caps the share at 75",
+    )
+    executive_outpatient_max: int = Field(
+        default=400_000,
+        ge=0,
+        description="Most a member pays (rupiah, per visit) for outpatient executive care; PMK 3/2023 Art. 48",
     )
 
 

@@ -7,6 +7,7 @@ from typing import Final, TypeAlias
 
 from services.grouper.domain.grouping import CbgAssignment, Ungroupable, assign_cbg
 from services.grouper.domain.pricing import (
+    EXECUTIVE_OUTPATIENT_MAX,
     LosPhases,
     base_rates,
     special_cmgs,
@@ -47,6 +48,7 @@ def group_claim(
     sub_acute_from_day: int = 43,
     chronic_from_day: int = 103,
     upgrade_above_class1_percent: int = 75,
+    executive_outpatient_max: int = EXECUTIVE_OUTPATIENT_MAX,
 ) -> GroupingOutcome:
     """Validate, group and price one claim. Deterministic: same input, identical output."""
     problems = validate_claim(claim, tables)
@@ -60,7 +62,7 @@ def group_claim(
     except NoTariffTableError:
         return Rejected([reason("G-TARIFF-NONE-EFFECTIVE", "tgl_pulang", value=claim.tgl_pulang)])
     phases = LosPhases(sub_acute_from_day, chronic_from_day)
-    return price_claim(claim, assignment, table, tables, phases, upgrade_above_class1_percent)
+    return price_claim(claim, assignment, table, tables, phases, upgrade_above_class1_percent, executive_outpatient_max)
 
 
 def price_claim(
@@ -70,6 +72,7 @@ def price_claim(
     tables: GrouperTables,
     phases: LosPhases,
     upgrade_above_class1_percent: int,
+    executive_outpatient_max: int = EXECUTIVE_OUTPATIENT_MAX,
 ) -> GroupingOutcome:
     """Base tariff, top-ups and cost share for a grouped claim; a gap in the data rejects it."""
     tariff_class = tables.hospital_classes[claim.kelas_rs]
@@ -96,7 +99,7 @@ def price_claim(
             total_tarif=total,
             tarif_rs_total=bill,
             tariff_gap=bill - total,
-            upgrade_cost_share=upgrade_cost_share(claim, rates, upgrade_above_class1_percent),
+            upgrade_cost_share=upgrade_cost_share(claim, rates, upgrade_above_class1_percent, executive_outpatient_max),
             grouper_version=GROUPER_VERSION,
             tariff_table_version=table.version,
         )

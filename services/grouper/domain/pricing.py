@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Final
 
@@ -16,6 +17,12 @@ from services.grouper.domain.tariffs import ClassRates, TariffTable
 from shared.events import ClaimData, Reason, SpecialCmgApplied, TariffByClass
 
 TARGET_CLASS: Final = {"kelas_1": 1, "kelas_2": 2}
+# PMK 3/2023 Art. 48: an upgrade above class 1 costs the member at most 75 % of the class-1 tariff, and an
+# outpatient executive visit at most Rp 400,000 (the latter is the default of a setting).
+UPGRADE_MAX_PERCENT: Final = 75
+EXECUTIVE_OUTPATIENT_MAX: Final = 400_000
+OUTPATIENT: Final = 2
+EXECUTIVE: Final = 1  # E-Klaim: outpatient kelas_rawat 1 = eksekutif, 3 = regular
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +47,47 @@ def tariffs_by_class(rates: ClassRates) -> tuple[TariffByClass, TariffByClass, T
     )
 
 
-def upgrade_cost_share(claim: ClaimData, rates: ClassRates, above_class1_percent: int) -> int | None:
-    """What the patient pays for naik kelas (PMK 3/2023 Art. 48); None without an upgrade."""
-    # To class 1 or 2: the difference of the INA-CBG tariffs of the target and the entitled class.
-    # Above class 1 (VIP, VVIP): `above_class1_percent` of the class-1 tariff, rounded half up.
+def upgrade_cost_share(
+    claim: ClaimData,
+    rates: ClassRates,
+    above_class1_percent: int,
+    executive_outpatient_max: int = EXECUTIVE_OUTPATIENT_MAX,
+) -> int | None:
+    """What the patient pays for naik kelas or an executive outpatient visit (PMK 3/2023 Art. 48); else None.
+
+    BPJS pays the entitled class (`tarif_kelas`); this is the member's share on top of it:
+    - 3 -> 2, 2 -> 1: the difference of the two INA-CBG tariffs;
+    - 1 -> above class 1 (VIP): the hospital's declared `add_payment_pct` of the class-1 tariff
+      (`above_class1_percent` when it declares none; more than 75 % is refused before pricing);
+    - 2 -> above class 1: the class 1 - class 2 difference plus that share of the class-1 tariff;
+    - the above-class-1 rules do not apply when the hospital's bill does not exceed the tariff of the
+      entitled class (Art. 48): the share is then 0;
+    - outpatient executive care (outpatient `kelas_rawat` 1): the hospital's `tarif_poli_eks`, at most
+      `executive_outpatient_max` per visit (Rp 400,000).
+    """
+    if claim.jenis_rawat == OUTPATIENT:
+        return min(claim.tarif_poli_eks or 0, executive_outpatient_max) if claim.kelas_rawat == EXECUTIVE else None
     target = claim.upgrade_class_class
     if not claim.upgrade_class_ind or target is None:
         return None
+    entitled = rates[claim.kelas_rawat - 1]
     if target in TARGET_CLASS:
-        return max(rates[TARGET_CLASS[target] - 1] - rates[claim.kelas_rawat - 1], 0)
-    return (rates[0] * above_class1_percent + 50) // 100
+        return max(rates[TARGET_CLASS[target] - 1] - entitled, 0)
+    if claim.tarif_rs.total() <= entitled:
+        return 0
+    return max(rates[0] - entitled, 0) + vip_share(rates[0], declared_percent(claim, above_class1_percent))
+
+
+def declared_percent(claim: ClaimData, default_percent: int) -> Decimal:
+    """The hospital's `add_payment_pct`, else the default; never above the regulation's 75 %."""
+    declared = claim.add_payment_pct
+    percent = Decimal(default_percent) if declared is None else Decimal(str(declared))
+    return min(percent, Decimal(UPGRADE_MAX_PERCENT))
+
+
+def vip_share(class1_tariff: int, percent: Decimal) -> int:
+    """`percent` of the class-1 tariff in whole rupiah, half up."""
+    return int((class1_tariff * percent / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def special_problems(

@@ -70,6 +70,7 @@ class Grouper:
             p.claim, self.tables, sub_acute_from_day=self.policy.sub_acute_from_day,
             chronic_from_day=self.policy.chronic_from_day,
             upgrade_above_class1_percent=self.settings.upgrade_above_class1_percent,
+            executive_outpatient_max=self.settings.executive_outpatient_max,
         )  # fmt: skip
         if isinstance(outcome, Grouped):
             r = outcome.result

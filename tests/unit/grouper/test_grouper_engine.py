@@ -17,7 +17,7 @@ import pytest
 
 from services.grouper.domain import GROUPER_VERSION, Rejected, group_claim
 from services.grouper.domain.tariffs import TariffCatalogue, TariffManifest, TariffTable
-from shared.events import ClaimData
+from shared.events import ClaimData, TarifRS
 from tests.unit.grouper.grouper_claim_factory import TABLES, grouped, make_claim, outpatient, rates, rejected
 
 ADMITTED = date(2023, 5, 1)
@@ -211,8 +211,11 @@ def test_upgrade_class_3_to_2_pays_the_tariff_difference() -> None:
     assert grouped(group_claim(claim, TABLES)).upgrade_cost_share == class_2 - class_3
 
 
-def test_upgrade_above_class_1_pays_75_percent_of_class_1() -> None:
-    claim = make_claim(procedure=["47.09"], kelas_rawat=1, upgrade_class_ind=True, upgrade_class_class="vip")
+def test_upgrade_above_class_1_without_a_declared_percent_pays_the_default_share_of_class_1() -> None:
+    vip_bill = TarifRS(prosedur_bedah=15_000_000, kamar=6_000_000)  # above the class-1 tariff: the share applies
+    claim = make_claim(
+        procedure=["47.09"], kelas_rawat=1, upgrade_class_ind=True, upgrade_class_class="vip", tarif_rs=vip_bill
+    )
     class_1 = rates("K-1-12-I")[0]
     assert grouped(group_claim(claim, TABLES)).upgrade_cost_share == (class_1 * 75 + 50) // 100
     assert grouped(group_claim(claim, TABLES, upgrade_above_class1_percent=50)).upgrade_cost_share == class_1 // 2
