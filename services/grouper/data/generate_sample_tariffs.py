@@ -1,21 +1,29 @@
 """Generate the SAMPLE tariff table for every CBG and special CMG the grouping tables can produce.
 
-Deterministic (no randomness, exact fractions): the same tables give the same bytes.
-Plausible, not official: class-3 base by case type x CMG weight x a per-group factor taken from
-a hash of the group code (0.70-1.50); severity II 1.5x, III 2.2x; inpatient class 2 = 1.2x and
-class 1 = 1.4x class 3 (outpatient: one tariff for all classes); region and hospital-class
-multipliers below; rounded half up to 100 rupiah.
+Deterministic (no randomness, exact fractions): the same tables give the same bytes. Plausible, not
+official, and ordered by construction:
+- class-3 tariff = BASE_CLASS3 x the group's relative weight (`cbg_weights.csv`, one per official base
+  group, chosen so that within a family the more resource-intensive group weighs more) x the severity
+  multiplier (I 1, II 1.5, III 2.2: III > II > I) x the region factor x the hospital-class factor;
+- inpatient class 2 = 1.2 x and class 1 = 1.4 x class 3 (ASSUMPTION: the ratio the published INA-CBG
+  tables show approximately, e.g. Permenkes 64/2016 and 3/2023 annexes; not checked row by row);
+  outpatient groups carry one tariff for every class;
+- hospital class A > B > C > D (private variant 3 % above the government one), tariff regions 1 < 2 < 3
+  < 4 < 5 (the regions' published order: region 1 mostly Java and Bali … region 5 the eastern provinces);
+- rounded half up to 100 rupiah.
+No figure of a specific group is taken from the official table (it is not public in machine-readable form).
+A test (tests/unit/grouper/test_tariff_orderings.py) checks the orderings over the whole generated table.
 
 Run: .venv/bin/python -m services.grouper.data.generate_sample_tariffs
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
+from services.grouper.domain.csvdata import read_table
 from services.grouper.domain.tables import GrouperTables, load_grouper_tables
 from services.grouper.domain.tariff_import import write_tariff_table
 from services.grouper.domain.tariffs import TARIFF_REGIONS, ClassRates, TariffKey, TariffManifest
@@ -26,26 +34,10 @@ LABEL = "SAMPLE – not the official Permenkes 3/2023 table"
 STEM = "sample-2023"
 OUT_DIR = Path(__file__).resolve().parent / "tariffs"
 
-CASE_TYPE_BASE = {
-    1: 4_500_000,
-    2: 1_200_000,
-    3: 450_000,
-    4: 2_400_000,
-    5: 180_000,
-    6: 3_500_000,
-    7: 250_000,
-    8: 4_000_000,
-    9: 250_000,
-}
-CMG_WEIGHT = {
-    "A": Fraction(9, 10), "B": Fraction(11, 10), "C": Fraction(13, 10), "D": Fraction(1), "E": Fraction(9, 10),
-    "F": Fraction(4, 5), "G": Fraction(7, 5), "H": Fraction(4, 5), "I": Fraction(8, 5), "J": Fraction(1),
-    "K": Fraction(1), "L": Fraction(9, 10), "M": Fraction(6, 5), "N": Fraction(11, 10), "O": Fraction(1),
-    "P": Fraction(6, 5), "Q": Fraction(7, 10), "S": Fraction(11, 10), "T": Fraction(4, 5), "U": Fraction(4, 5),
-    "V": Fraction(9, 10), "W": Fraction(1), "Z": Fraction(7, 10),
-}  # fmt: skip
+DATA_DIR = Path(__file__).resolve().parent
+BASE_CLASS3 = 3_000_000  # rupiah for weight 1.000, class 3, region 1, class C government hospital, severity I
 SEVERITY_FACTOR = {"0": Fraction(1), "I": Fraction(1), "II": Fraction(3, 2), "III": Fraction(11, 5)}
-INPATIENT_CLASS_FACTOR = (Fraction(7, 5), Fraction(6, 5), Fraction(1))
+INPATIENT_CLASS_FACTOR = (Fraction(7, 5), Fraction(6, 5), Fraction(1))  # class 1, 2, 3
 OUTPATIENT_CLASS_FACTOR = (Fraction(1), Fraction(1), Fraction(1))
 REGION_FACTOR = {
     1: Fraction(1),
@@ -70,15 +62,15 @@ def round_100(amount: Fraction) -> int:
     return int((amount / 100 + Fraction(1, 2)) // 1) * 100
 
 
-def group_factor(base_code: str) -> Fraction:
-    """A stable 0.70-1.50 factor per group, so groups of one CMG differ."""
-    return Fraction(70 + int(hashlib.sha256(base_code.encode()).hexdigest()[:8], 16) % 81, 100)
+def load_weights(data_dir: Path = DATA_DIR) -> dict[str, Fraction]:
+    """Relative weight per official base group (cbg_weights.csv)."""
+    return {r["cbg"]: Fraction(r["weight"]) for r in read_table(data_dir / "cbg_weights.csv")}
 
 
-def cbg_rates(cbg: str, region: int, hospital: str) -> ClassRates:
+def cbg_rates(cbg: str, region: int, hospital: str, weights: dict[str, Fraction]) -> ClassRates:
     """Class 1, 2, 3 tariffs of one CBG in one region and hospital class."""
     cmg, case_type, zz, severity = cbg.split("-")
-    class_3 = CASE_TYPE_BASE[int(case_type)] * CMG_WEIGHT[cmg] * group_factor(f"{cmg}-{case_type}-{zz}")
+    class_3 = BASE_CLASS3 * weights[f"{cmg}-{case_type}-{zz}"]
     class_3 *= SEVERITY_FACTOR[severity] * REGION_FACTOR[region] * HOSPITAL_FACTOR[hospital]
     factors = OUTPATIENT_CLASS_FACTOR if severity == "0" else INPATIENT_CLASS_FACTOR
     return round_100(class_3 * factors[0]), round_100(class_3 * factors[1]), round_100(class_3 * factors[2])
@@ -92,11 +84,15 @@ def special_rates(code: str, region: int, hospital: str) -> ClassRates:
 
 def sample_rates(tables: GrouperTables) -> dict[TariffKey, ClassRates]:
     """Every producible CBG and every special CMG x region x hospital class."""
+    weights = load_weights()
+    missing = sorted({c.rsplit("-", 1)[0] for c in tables.producible_cbgs()} - weights.keys())
+    if missing:
+        raise ValueError(f"cbg_weights.csv: no weight for {missing}")
     rates: dict[TariffKey, ClassRates] = {}
     for region in TARIFF_REGIONS:
         for hospital in sorted(HOSPITAL_FACTOR):
             for cbg in tables.producible_cbgs():
-                rates[(cbg, region, hospital)] = cbg_rates(cbg, region, hospital)
+                rates[(cbg, region, hospital)] = cbg_rates(cbg, region, hospital, weights)
             for code in sorted(tables.special.by_code):
                 rates[(code, region, hospital)] = special_rates(code, region, hospital)
     return rates

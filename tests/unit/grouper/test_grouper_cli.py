@@ -27,7 +27,7 @@ def test_group_prints_the_result_as_json_and_exits_0(tmp_path: Path) -> None:
     result = runner.invoke(app, ["group", str(claim_file(tmp_path, procedure=["47.09"])), "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
-    assert body["outcome"] == "grouped" and body["grouping"]["cbg_code"] == "K-1-12-I"
+    assert body["outcome"] == "grouped" and body["grouping"]["cbg_code"] == "K-1-13-I"
 
 
 def test_group_reads_a_claim_submitted_event(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_group_reads_a_claim_submitted_event(tmp_path: Path) -> None:
     path.write_text(event.model_dump_json())
     result = runner.invoke(app, ["group", str(path)])
     assert result.exit_code == 0, result.output
-    assert "K-4-10-I" in result.stdout
+    assert "K-4-17-I" in result.stdout
 
 
 def test_group_lists_every_rejection_reason_and_exits_1(tmp_path: Path) -> None:
