@@ -182,7 +182,7 @@ async def test_an_authenticating_broker_refuses_an_unauthenticated_client() -> N
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256"])
 async def test_an_authenticating_broker_refuses_a_scram_login_it_cannot_verify(mechanism: str) -> None:
-    """A SCRAM login with a password the broker does not hold is refused, and nothing is produced.
+    """A SCRAM login with a password the broker does not hold is refused: the producer cannot start.
 
     (tansu can hold no user here, see the module note: this cannot tell a wrong password from an unknown user.)"""
     settings = BrokerSettings(
