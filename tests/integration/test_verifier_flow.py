@@ -692,3 +692,45 @@ async def test_the_sweep_does_not_deem_complete_a_claim_whose_review_decision_is
     assert isinstance(pended, ClaimPended)
     assert pended.payload.pended_on == date(2026, 11, 19)  # dated by the reviewer's act, not by 20 Nov
     assert pended.payload.resubmit_by == date(2026, 11, 30)  # 7 working days after Thu 19 Nov
+
+
+async def test_membership_lapsing_mid_stay_keeps_the_stay_payable(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card, valid_to="2026-11-03")  # active on the SEP date 2 Nov, not on 4-6 Nov
+    await lane.publish([grouped(claim_id, card, sep)])
+    await reach(pool, claim_id, "verified")
+
+
+async def test_a_member_registered_by_a_local_government_may_not_upgrade(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    claim_id, card, sep = world.ids()
+    await setup_member(lane, pool, card, member_type="PBPU", kelas_hak=2, member_category="pemda")
+    await lane.publish([grouped(claim_id, card, sep, kelas_rawat=2, upgrade_class_ind=True, upgrade_class_class="vip")])
+    await reach(pool, claim_id, "rejected")
+    await drained(pool)
+    (rejected,) = await world.events(claim_id)
+    assert isinstance(rejected, ClaimRejected)
+    assert [(r.code, r.field) for r in rejected.payload.reasons] == [("V-ELIG-UPGRADE-PEMDA", "upgrade_class_ind")]
+
+
+async def test_a_stay_overlapping_the_members_stay_under_another_sep_is_held_for_review(
+    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool]
+) -> None:
+    _, pool = verifier
+    world = World(lane)
+    first_id, card, first_sep = world.ids()
+    second_id, _, second_sep = world.ids()
+    await setup_member(lane, pool, card)
+    await lane.publish([grouped(first_id, card, first_sep)])  # 2-6 Nov
+    await reach(pool, first_id, "verified")
+    await lane.publish([grouped(second_id, card, second_sep, tgl_masuk="2026-11-04", tgl_pulang="2026-11-08")])
+    await reach(pool, second_id, "in_review")
+    reasons = await pool.fetchval("SELECT review_reasons::text FROM claims WHERE claim_id = $1", second_id)
+    assert "V-EPISODE-OVERLAP" in reasons and first_id in reasons

@@ -36,14 +36,15 @@ async def save_claim(
     claim = grouped.claim if grouped else None
     await conn.execute(
         """INSERT INTO claims (claim_id, state, status, nomor_sep, nomor_kartu, kode_rs, correlation_id, cmg,
-                               jenis_rawat, tgl_pulang, has_verification, review_reasons, grouped_event_id)
-           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13)
+                               jenis_rawat, tgl_pulang, has_verification, review_reasons, grouped_event_id, tgl_masuk)
+           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
            ON CONFLICT (claim_id) DO UPDATE SET
                state = EXCLUDED.state, status = EXCLUDED.status, has_verification = EXCLUDED.has_verification,
                nomor_sep = coalesce($4, claims.nomor_sep),
                cmg = coalesce(EXCLUDED.cmg, claims.cmg),
                jenis_rawat = coalesce(EXCLUDED.jenis_rawat, claims.jenis_rawat),
                tgl_pulang = coalesce(EXCLUDED.tgl_pulang, claims.tgl_pulang),
+               tgl_masuk = coalesce(EXCLUDED.tgl_masuk, claims.tgl_masuk),
                nomor_kartu = CASE WHEN $5 = '' THEN claims.nomor_kartu ELSE $5 END,
                review_reasons = EXCLUDED.review_reasons,
                grouped_event_id = coalesce(EXCLUDED.grouped_event_id, claims.grouped_event_id),
@@ -53,6 +54,7 @@ async def save_claim(
         grouped.grouping.cmg if grouped else None, claim.jenis_rawat if claim else None,
         claim.tgl_pulang if claim else None, status.has_verification,
         json.dumps(review_reasons) if review_reasons is not None else None, grouped_event_id,
+        claim.tgl_masuk if claim else None,
     )  # fmt: skip
 
 
@@ -66,10 +68,10 @@ async def add_participant(conn: Conn, event_id: uuid.UUID, p: ParticipantChanged
     """Project one membership change."""
     await conn.execute(
         """INSERT INTO participants (nomor_kartu, valid_from, nik, status, status_reason, kelas_hak, member_type,
-                                     valid_to, event_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING""",
+                                     valid_to, event_id, member_category)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING""",
         p.nomor_kartu, p.valid_from, p.nik, p.status, p.status_reason, p.kelas_hak, p.member_type, p.valid_to,
-        event_id,
+        event_id, p.member_category,
     )  # fmt: skip
 
 
@@ -86,13 +88,13 @@ async def claim_context(conn: Conn, nomor_kartu: str, nomor_sep: str, claim_id: 
     """The three look-ups of a grouped claim in one round trip (the verifier's hottest path)."""
     rows = await conn.fetch(
         """SELECT 1 AS kind, nomor_kartu AS a, nik AS b, status AS c, kelas_hak AS n, member_type AS d,
-                  valid_from AS d1, valid_to AS d2, status_reason AS e, seq AS o
+                  valid_from AS d1, valid_to AS d2, status_reason AS e, member_category AS f, seq AS o
              FROM participants WHERE nomor_kartu = $1
            UNION ALL
-           SELECT 2, claim_id, cmg, NULL, jenis_rawat, NULL, tgl_pulang, NULL, NULL, 0
+           SELECT 2, claim_id, cmg, nomor_sep, jenis_rawat, NULL, tgl_pulang, tgl_masuk, NULL, NULL, 0
              FROM claims WHERE nomor_kartu = $1 AND claim_id <> $3 AND cmg IS NOT NULL
            UNION ALL
-           SELECT 3, claim_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
+           SELECT 3, claim_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
              FROM claims WHERE nomor_sep = $2 AND claim_id <> $3 AND has_verification
            ORDER BY kind, d1, o""",
         nomor_kartu, nomor_sep, claim_id,
@@ -100,9 +102,10 @@ async def claim_context(conn: Conn, nomor_kartu: str, nomor_sep: str, claim_id: 
     ctx = ClaimContext([], [], [])
     for r in rows:
         if r["kind"] == 1:
-            ctx.participants.append(Participant(r["a"], r["b"], r["c"], r["n"], r["d"], r["d1"], r["d2"], r["e"]))
+            record = Participant(r["a"], r["b"], r["c"], r["n"], r["d"], r["d1"], r["d2"], r["e"], r["f"])
+            ctx.participants.append(record)
         elif r["kind"] == 2:
-            ctx.episodes.append(Episode(r["a"], r["n"], r["d1"], r["b"]))
+            ctx.episodes.append(Episode(r["a"], r["n"], r["d1"], r["b"], tgl_masuk=r["d2"], nomor_sep=r["c"]))
         else:
             ctx.verified_same_sep.append(r["a"])
     return ctx

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from services.verifier.domain import documents, eligibility, integrity
+from services.verifier.domain import documents, eligibility, integrity, newborn, overlap
 from services.verifier.domain.decision import Decision, decide
 from services.verifier.domain.eligibility import Participant
 from services.verifier.domain.integrity import Episode
@@ -41,6 +41,8 @@ def run_checks(check: ClaimCheck, policy: VerificationPolicy) -> tuple[Finding, 
     return (
         *eligibility.eligibility_findings(claim, check.participant_history),
         *eligibility.sep_hospital_findings(claim),
+        *newborn.healthy_newborn_findings(claim),
+        *overlap.overlap_findings(check.claim_id, claim, check.earlier_episodes),
         *documents.resume_findings(claim),
         *documents.consent_findings(claim),
         *documents.support_findings(claim),

@@ -25,6 +25,8 @@ class Episode:
     jenis_rawat: int
     tgl_pulang: date
     cmg: str
+    tgl_masuk: date | None = None  # None: recorded before admissions were kept (no overlap check)
+    nomor_sep: str = ""
 
 
 def duplicate_sep_findings(claim_id: str, claim: ClaimData, verified_with_sep: Collection[str]) -> list[Finding]:

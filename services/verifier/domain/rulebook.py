@@ -48,6 +48,7 @@ class Finding:
 
 _SEED_000 = "seed 000, Verifikasi Klaim"
 _SEED_001 = "seed 001"
+_ART_51 = "Perpres 82/2018 Art. 51(3) as amended by Perpres 59/2024; PMK 3/2023 Art. 48"
 
 VERIFICATION_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
@@ -74,9 +75,9 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
         "V-ELIG-INACTIVE",
         Outcome.REJECT,
-        "Peserta tidak aktif pada tanggal pelayanan",
-        "Participant not active on a service date",
-        f"{_SEED_000}; DOMAIN.md Verification outcomes",
+        "Peserta tidak aktif pada tanggal SEP (tanggal masuk)",
+        "Participant not active on the SEP (admission) date",
+        f"{_SEED_000} (aktif pada tanggal pelayanan); DOMAIN.md: judged on the SEP date, not every day of the stay",
     ),
     RuleSpec(
         "V-ELIG-CLASS",
@@ -88,9 +89,46 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
         "V-ELIG-UPGRADE-PBI",
         Outcome.REJECT,
-        "Peserta PBI tidak boleh naik kelas",
-        "PBI members may not upgrade class",
-        "PMK 3/2023 Art. 48",
+        "Peserta PBI tidak boleh naik kelas atau rawat jalan eksekutif",
+        "PBI members may not upgrade class or use outpatient executive care",
+        f"{_ART_51} (a)",
+    ),
+    RuleSpec(
+        "V-ELIG-UPGRADE-CLASS3",
+        Outcome.REJECT,
+        "Peserta PBPU/BP dengan manfaat kelas III tidak boleh naik kelas atau rawat jalan eksekutif",
+        "PBPU and BP members with class III benefit may not upgrade class or use outpatient executive care",
+        f"{_ART_51} (b), (c)",
+    ),
+    RuleSpec(
+        "V-ELIG-UPGRADE-PHK",
+        Outcome.REJECT,
+        "Peserta PPU yang mengalami PHK dan anggota keluarganya tidak boleh naik kelas atau rawat jalan eksekutif",
+        "Laid-off PPU members and their families may not upgrade class or use outpatient executive care",
+        f"{_ART_51} (d)",
+    ),
+    RuleSpec(
+        "V-ELIG-UPGRADE-PEMDA",
+        Outcome.REJECT,
+        "Peserta yang didaftarkan oleh Pemerintah Daerah tidak boleh naik kelas atau rawat jalan eksekutif",
+        "Members registered by a local government may not upgrade class or use outpatient executive care",
+        f"{_ART_51} (e)",
+    ),
+    RuleSpec(
+        "V-NEWBORN-HEALTHY",
+        Outcome.REJECT,
+        "Bayi baru lahir sehat (Z38) termasuk paket persalinan ibu; "
+        "tidak dapat diklaim terpisah tanpa kondisi neonatal",
+        "A healthy newborn (Z38) belongs to the mother's delivery package; not separately payable without "
+        "a neonatal condition",
+        "BPJS guidance citing PMK 76/2016 (INA-CBG guideline); DOMAIN.md; medium confidence",
+    ),
+    RuleSpec(
+        "V-EPISODE-OVERLAP",
+        Outcome.REVIEW,
+        "Rawat inap tumpang tindih dengan rawat inap lain peserta yang sama dengan SEP berbeda",
+        "Inpatient stay overlaps another inpatient stay of the same member under a different SEP",
+        f"{_SEED_001} (duplicate claims); DOMAIN.md (overlapping episodes are duplicates)",
     ),
     RuleSpec(
         "V-DOC-RESUME",

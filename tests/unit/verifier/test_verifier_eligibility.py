@@ -1,4 +1,4 @@
-"""Eligibility: known participant, matching card and SEP, active on every service date, class entitlement."""
+"""Eligibility: known participant, matching card and SEP, active on the SEP date, class entitlement, who may upgrade."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.verifier.domain.eligibility import (
     eligibility_findings,
     record_on,
     sep_hospital_findings,
-    service_dates,
+    service_date,
 )
 from shared.events import ClaimData, ParticipantChangedPayload
 
@@ -39,11 +39,21 @@ def test_card_not_matching_the_record_is_rejected(claim: ClaimData, member: Part
     assert "0009999999999" in found.reason.message_en
 
 
-def test_record_ending_during_the_stay_is_rejected(claim: ClaimData, member: Participant) -> None:
+def test_membership_lapsing_mid_stay_does_not_reject_the_stay(claim: ClaimData, member: Participant) -> None:
+    # Active on the SEP (admission) date 2 March; the record ends on 3 March, the stay runs to 6 March.
     ends_mid_stay = replace(member, valid_to=claim.tgl_masuk + timedelta(days=1))
-    [found] = eligibility_findings(claim, [ends_mid_stay])
-    assert found.reason.code == "V-ELIG-INACTIVE" and found.outcome == Outcome.REJECT
-    assert (claim.tgl_masuk + timedelta(days=2)).isoformat() in found.reason.message_id
+    lapsed = replace(member, status="inactive", status_reason="tunggakan", valid_from=claim.tgl_masuk + timedelta(2))
+    assert eligibility_findings(claim, [ends_mid_stay]) == []
+    assert eligibility_findings(claim, [member, lapsed]) == []
+
+
+def test_record_ending_the_day_before_admission_is_rejected_naming_the_sep_date(
+    claim: ClaimData, member: Participant
+) -> None:
+    ended = replace(member, valid_to=claim.tgl_masuk - timedelta(days=1))
+    [found] = eligibility_findings(claim, [ended])
+    assert (found.reason.code, found.outcome, found.reason.field) == ("V-ELIG-INACTIVE", Outcome.REJECT, "tgl_masuk")
+    assert "2026-03-02, no record" in found.reason.message_en
 
 
 def test_record_starting_after_admission_is_rejected(claim: ClaimData, member: Participant) -> None:
@@ -55,15 +65,15 @@ def test_record_starting_after_admission_is_rejected(claim: ClaimData, member: P
 def test_later_non_active_record_supersedes_an_open_ended_one(
     claim: ClaimData, member: Participant, status: ParticipantStatus
 ) -> None:
-    change = replace(member, status=status, status_reason="tunggakan iuran", valid_from=claim.tgl_pulang)
+    change = replace(member, status=status, status_reason="tunggakan iuran", valid_from=claim.tgl_masuk)
     [found] = eligibility_findings(claim, [member, change])
     assert found.reason.code == "V-ELIG-INACTIVE"
     assert f"{status}: tunggakan iuran" in found.reason.message_en
 
 
-def test_contiguous_periods_cover_the_stay(claim: ClaimData, member: Participant) -> None:
-    first = replace(member, valid_to=claim.tgl_masuk + timedelta(days=1))
-    second = replace(member, valid_from=claim.tgl_masuk + timedelta(days=2))
+def test_a_period_starting_on_the_admission_date_covers_the_stay(claim: ClaimData, member: Participant) -> None:
+    first = replace(member, valid_to=claim.tgl_masuk - timedelta(days=1))
+    second = replace(member, valid_from=claim.tgl_masuk)
     assert eligibility_findings(claim, [first, second]) == []
 
 
@@ -80,9 +90,8 @@ def test_same_valid_from_the_later_record_wins(member: Participant) -> None:
     assert record_on([member], date(2019, 12, 31)) is None
 
 
-def test_service_dates_include_admission_and_discharge(claim: ClaimData) -> None:
-    days = list(service_dates(claim))
-    assert days[0] == claim.tgl_masuk and days[-1] == claim.tgl_pulang and len(days) == 5
+def test_the_service_date_is_the_sep_admission_date(claim: ClaimData) -> None:
+    assert service_date(claim) == date(2026, 3, 2) == claim.tgl_masuk
 
 
 @pytest.mark.parametrize(
@@ -115,11 +124,13 @@ def test_pbi_member_in_the_entitled_class_passes(claim: ClaimData, member: Parti
     assert eligibility_findings(claim, [replace(member, member_type="PBI")]) == []
 
 
-def test_entitlement_lowered_during_the_stay_is_checked(claim: ClaimData, member: Participant) -> None:
+def test_the_entitlement_is_the_one_in_force_on_the_sep_date(claim: ClaimData, member: Participant) -> None:
     class_2 = replace(member, kelas_hak=2)
-    lowered = replace(member, kelas_hak=3, valid_from=claim.tgl_pulang)
+    lowered_mid_stay = replace(member, kelas_hak=3, valid_from=claim.tgl_pulang)
+    lowered_on_admission = replace(member, kelas_hak=3, valid_from=claim.tgl_masuk)
     in_class_2 = claim.model_copy(update={"kelas_rawat": 2})
-    assert codes(eligibility_findings(in_class_2, [class_2, lowered])) == ["V-ELIG-CLASS"]
+    assert eligibility_findings(in_class_2, [class_2, lowered_mid_stay]) == []
+    assert codes(eligibility_findings(in_class_2, [class_2, lowered_on_admission])) == ["V-ELIG-CLASS"]
 
 
 def test_participant_from_a_changed_event() -> None:
