@@ -315,6 +315,18 @@ class SpecialCmgApplied(Contract):
     tarif: NonNegativeRupiah
 
 
+class SeverityBasis(Contract):
+    """A secondary diagnosis that counted for severity (after the principal-diagnosis exclusion)."""
+
+    code: Icd10Code = Field(description="The secondary diagnosis as the claim wrote it")
+    level: Literal["CC", "MCC"] = Field(description="CC raises severity to II, MCC to III")
+
+
+class TariffBySeverity(Contract):
+    severity: Literal["I", "II", "III"]
+    tarif: NonNegativeRupiah = Field(description="Base tariff of the same group at this severity, claimed care class")
+
+
 class GroupingResult(Contract):
     cbg_code: ShortCode = Field(description="INA-CBG code X-Y-ZZ-S, e.g. K-4-17-I")
     cbg_description: ShortText
@@ -330,6 +342,18 @@ class GroupingResult(Contract):
     upgrade_cost_share: NonNegativeRupiah | None = Field(
         default=None,
         description="What the patient pays for a class upgrade (naik kelas) or an outpatient executive visit",
+    )
+    severity_basis: list[SeverityBasis] = Field(
+        default_factory=list,
+        max_length=30,
+        description="Inpatient: every secondary diagnosis that is a CC or MCC for this claim; severity is the "
+        "highest level among them (none: I). Lets a verifier regroup without the grouper's tables",
+    )
+    tarif_by_severity: list[TariffBySeverity] = Field(
+        default_factory=list,
+        max_length=3,
+        description="Inpatient: the base tariff of the same group at severity I, II and III for the claimed "
+        "care class, from the same tariff table (an upcoding correction is priced from it)",
     )
     grouper_version: Identifier
     tariff_table_version: Identifier

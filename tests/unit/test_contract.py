@@ -109,6 +109,8 @@ FILL_INS: dict[str, list[tuple[Path_, Any]]] = {
             ("payload", "grouping", "special_cmg"),
             [{"code": "RR04", "kind": "prosthesis", "description": "Hip implant", "tarif": 8_000_000}],
         ),
+        (("payload", "grouping", "severity_basis"), [{"code": "J96.0", "level": "MCC"}]),
+        (("payload", "grouping", "tarif_by_severity"), [{"severity": "I", "tarif": 5_634_100}]),
     ],
     "ClaimVerified": [
         (

@@ -10,8 +10,10 @@ from services.grouper.domain.pricing import (
     EXECUTIVE_OUTPATIENT_MAX,
     LosPhases,
     base_rates,
+    severity_basis,
     special_cmgs,
     tariffs_by_class,
+    tariffs_by_severity,
     upgrade_cost_share,
 )
 from services.grouper.domain.reasons import reason
@@ -100,6 +102,8 @@ def price_claim(
             tarif_rs_total=bill,
             tariff_gap=bill - total,
             upgrade_cost_share=upgrade_cost_share(claim, rates, upgrade_above_class1_percent, executive_outpatient_max),
+            severity_basis=severity_basis(assignment),
+            tarif_by_severity=tariffs_by_severity(claim, assignment, table, tariff_class),
             grouper_version=GROUPER_VERSION,
             tariff_table_version=table.version,
         )

@@ -13,7 +13,7 @@ from services.grouper.domain.cmg import NEONATAL_CMG, NEONATE_MAX_AGE_DAYS, OBST
 from services.grouper.domain.groups import CaseGroup
 from services.grouper.domain.procedures import ProcedureGroup
 from services.grouper.domain.reasons import reason
-from services.grouper.domain.severity import Severity
+from services.grouper.domain.severity import CountedSecondary, Severity, severity_of
 from services.grouper.domain.tables import GrouperTables
 from shared.events import ClaimData, Reason
 
@@ -30,7 +30,8 @@ class CbgAssignment:
 
     group: CaseGroup
     severity: Severity
-    code: str = ""  # full INA-CBG code, e.g. K-1-12-I; filled in by __post_init__ (read twice per claim)
+    basis: tuple[CountedSecondary, ...] = ()  # the secondaries that raised severity (inpatient)
+    code: str = ""  # full INA-CBG code, e.g. K-1-13-I; filled in by __post_init__ (read twice per claim)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", f"{self.group.base_code}-{self.severity}")
@@ -113,4 +114,5 @@ def assign_cbg(claim: ClaimData, tables: GrouperTables) -> CbgAssignment | Ungro
     if not inpatient:
         return CbgAssignment(group, "0")
     secondaries = [codes.icd10[d.strip().upper()] for d in claim.diagnosa[1:]]
-    return CbgAssignment(group, tables.severity.inpatient_severity(principal, secondaries))
+    basis = tables.severity.basis(principal, secondaries, neonatal=cmg == NEONATAL_CMG)
+    return CbgAssignment(group, severity_of(basis), tuple(basis))

@@ -11,10 +11,18 @@ from typing import Final
 from services.grouper.domain.codes import undotted
 from services.grouper.domain.grouping import CbgAssignment
 from services.grouper.domain.reasons import reason
+from services.grouper.domain.severity import LEVEL_NAME, SEVERITY_OF_LEVEL
 from services.grouper.domain.special_cmg import LOS_PHASE_KINDS, SpecialCmg, phase_days
 from services.grouper.domain.tables import GrouperTables
 from services.grouper.domain.tariffs import ClassRates, TariffTable
-from shared.events import ClaimData, Reason, SpecialCmgApplied, TariffByClass
+from shared.events import (
+    ClaimData,
+    Reason,
+    SeverityBasis,
+    SpecialCmgApplied,
+    TariffByClass,
+    TariffBySeverity,
+)
 
 TARGET_CLASS: Final = {"kelas_1": 1, "kelas_2": 2}
 # PMK 3/2023 Art. 48: an upgrade above class 1 costs the member at most 75 % of the class-1 tariff, and an
@@ -164,3 +172,25 @@ def base_rates(
     """Class 1-3 tariffs of the claim's CBG, or the reason the table cannot price it."""
     rates = table.rates_for(assignment.code, claim.regional_tarif, tariff_class)
     return rates if rates is not None else _tariff_missing(assignment.code, claim, table, tariff_class)
+
+
+def severity_basis(assignment: CbgAssignment) -> list[SeverityBasis]:
+    """The secondaries that raised the claim's severity, for a verifier that must regroup without our tables."""
+    return [SeverityBasis(code=c.code, level=LEVEL_NAME[c.level]) for c in assignment.basis]
+
+
+def tariffs_by_severity(
+    claim: ClaimData, assignment: CbgAssignment, table: TariffTable, tariff_class: str
+) -> list[TariffBySeverity]:
+    """The same group's base tariff at severity I, II, III for the claimed care class (inpatient only).
+
+    An upcoding correction (an unsupported CC/MCC removed) is priced from these figures, never by a ratio.
+    """
+    if not assignment.group.inpatient:
+        return []
+    out: list[TariffBySeverity] = []
+    for severity in SEVERITY_OF_LEVEL.values():
+        rates = table.rates_for(f"{assignment.group.base_code}-{severity}", claim.regional_tarif, tariff_class)
+        if rates is not None:
+            out.append(TariffBySeverity(severity=severity, tarif=rates[claim.kelas_rawat - 1]))
+    return out
