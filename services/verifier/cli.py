@@ -180,6 +180,7 @@ PARTICIPANT_COLUMNS = (
     "valid_from",
     "valid_to",
 )
+OPTIONAL_PARTICIPANT_COLUMNS = ("member_category",)  # pemda, ppu_phk or empty: who may not upgrade
 
 
 def parse_participants(text: str) -> tuple[list[ParticipantChangedPayload], list[str]]:
@@ -191,7 +192,11 @@ def parse_participants(text: str) -> tuple[list[ParticipantChangedPayload], list
     rows: list[ParticipantChangedPayload] = []
     errors: list[str] = []
     for line, raw in enumerate(reader, start=2):
-        clean = {k: (v.strip() or None) for k, v in raw.items() if k in PARTICIPANT_COLUMNS}
+        known = (*PARTICIPANT_COLUMNS, *OPTIONAL_PARTICIPANT_COLUMNS)
+        clean: dict[str, object] = {k: (v.strip() or None) for k, v in raw.items() if k in known}
+        kelas = clean.get("kelas_hak")
+        if isinstance(kelas, str) and kelas.isdigit():
+            clean["kelas_hak"] = int(kelas)  # a CSV's "2" is the class 2 of the contract's value set (1, 2, 3)
         try:
             rows.append(ParticipantChangedPayload.model_validate(clean))
         except ValidationError as exc:

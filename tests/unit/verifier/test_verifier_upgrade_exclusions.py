@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from services.verifier.cli import parse_participants
 from services.verifier.domain import Outcome, Participant
 from services.verifier.domain.eligibility import UPGRADE_EXCLUSIONS, eligibility_findings
 from shared.events import ClaimData
@@ -85,3 +86,15 @@ def test_every_exclusion_names_its_regulation() -> None:
         "V-ELIG-UPGRADE-PEMDA",
     ]
     assert all("Perpres 82/2018 Art. 51(3)" in x.source and "Perpres 59/2024" in x.source for x in UPGRADE_EXCLUSIONS)
+
+
+def test_a_membership_csv_may_carry_the_member_category() -> None:
+    header = "nomor_kartu,nik,status,status_reason,kelas_hak,member_type,valid_from,valid_to"
+    row = "0001234567890,3171010101700002,active,,2,PBPU,2026-01-01,"
+    with_category, errors = parse_participants(f"{header},member_category\n{row},pemda\n{row},\n")
+    assert errors == []
+    assert [p.member_category for p in with_category] == ["pemda", None]
+    without_category, errors = parse_participants(f"{header}\n{row}\n")
+    assert errors == [] and without_category[0].member_category is None
+    _, errors = parse_participants(f"{header},member_category\n{row},pbi_daerah\n")
+    assert len(errors) == 1 and errors[0].startswith("line 2: member_category:")
