@@ -29,6 +29,7 @@ from shared.events import (
     ClaimVerified,
     DisputeResolutionRequested,
     Envelope,
+    GroupingResult,
     ParticipantChanged,
     ReviewDecisionRequested,
     parse_event_obj,
@@ -88,7 +89,7 @@ def grouped(
     payload.update(revision=revision, submitted_on=submitted_on.isoformat())
     payload["claim"].update(nomor_kartu=card, nomor_sep=sep)
     for key, value in changes.items():
-        (payload["grouping"] if key in payload["grouping"] else payload["claim"])[key] = value
+        (payload["grouping"] if key in GroupingResult.model_fields else payload["claim"])[key] = value
     event = parse_event_obj(doc)
     assert isinstance(event, ClaimGrouped)
     return event
@@ -231,7 +232,17 @@ async def test_pended_and_not_resubmitted_expires_the_day_after_resubmit_by(
 async def _adjusted(lane: Lane, pool: asyncpg.Pool, world: World) -> tuple[str, str, str, ClaimVerified]:
     claim_id, card, sep = world.ids()
     await setup_member(lane, pool, card)
-    await lane.publish([grouped(claim_id, card, sep, severity="III", diagnosa=["K35.8", "K56.7"])])
+    # K56.7 (ileus) is the MCC the grouper says raised severity; nothing supports it: regrouped to I
+    basis = [{"code": "K56.7", "level": "MCC"}]
+    figures = [{"severity": "I", "tarif": 4_000_000}, {"severity": "III", "tarif": 5_634_100}]
+    await lane.publish(
+        [
+            grouped(
+                claim_id, card, sep, severity="III", diagnosa=["K35.8", "K56.7"],
+                severity_basis=basis, tarif_by_severity=figures,
+            )
+        ]
+    )  # fmt: skip
     await reach(pool, claim_id, "verified_adjusted")
     await drained(pool)
     (verified,) = await world.events(claim_id)
@@ -266,6 +277,7 @@ async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verifica
     claim_id, _, sep, verified = await _adjusted(lane, pool, world)
     (adjustment,) = verified.payload.adjustments
     assert adjustment.reason.code == "V-SEVERITY-UNSUPPORTED"
+    assert adjustment.amount == 1_634_100  # 5,634,100 (III as grouped) - 4,000,000 (the same group at I)
     assert verified.payload.approved_amount == verified.payload.claimed_amount - adjustment.amount
     assert verified.payload.dispute_by == date(2026, 11, 27)  # 14 working days after 9 Nov
 

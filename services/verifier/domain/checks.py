@@ -22,7 +22,7 @@ class ClaimCheck:
     first_submitted_on: revision 0's submission date (expiry counts from the first submission);
     participant_history: the records of the claim's card (and its NIK, if the projection links them);
     earlier_episodes: the participant's other claims; verified_with_same_sep: ids of claims with this
-    SEP that already have a verification; severity_ii_tarif: exact severity II base tariff if known.
+    SEP that already have a verification.
     """
 
     claim_id: str
@@ -32,7 +32,6 @@ class ClaimCheck:
     participant_history: Sequence[Participant] = ()
     earlier_episodes: Sequence[Episode] = ()
     verified_with_same_sep: Collection[str] = ()
-    severity_ii_tarif: int | None = None
 
 
 def run_checks(check: ClaimCheck, policy: VerificationPolicy) -> tuple[Finding, ...]:
@@ -50,7 +49,7 @@ def run_checks(check: ClaimCheck, policy: VerificationPolicy) -> tuple[Finding, 
         *integrity.duplicate_sep_findings(check.claim_id, claim, check.verified_with_same_sep),
         *integrity.readmission_findings(check.claim_id, claim, grouping, check.earlier_episodes, policy),
         *integrity.los_findings(claim, grouping),
-        *integrity.severity_findings(claim, grouping, check.severity_ii_tarif),
+        *integrity.severity_findings(claim, grouping),
         *integrity.expiry_findings(claim, check.first_submitted_on, policy),
     )
 

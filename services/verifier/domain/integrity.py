@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
 
 from services.verifier.domain.deadlines import add_months, is_expired_submission
 from services.verifier.domain.documents import supported
 from services.verifier.domain.policy import VerificationPolicy
 from services.verifier.domain.rulebook import Finding, finding
-from services.verifier.domain.tables import los_range, severity_ratio
-from shared.events import ClaimData, GroupingResult
+from services.verifier.domain.tables import los_range
+from shared.events import ClaimData, GroupingResult, SeverityBasis
 
 INPATIENT = 1
 
@@ -80,32 +80,33 @@ def los_findings(claim: ClaimData, grouping: GroupingResult) -> list[Finding]:
     return [finding("V-LOS-RANGE", field="tgl_pulang", detail=detail)]
 
 
-def severity_ii_estimate(grouping: GroupingResult) -> int:
-    """Severity II base tariff estimated from the grouped severity III one (data/severity_ratios.csv)."""
-    estimate = Decimal(grouping.tarif_kelas) * severity_ratio(grouping.cmg)
-    return int(estimate.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def corrected_severity(basis: Sequence[SeverityBasis]) -> Literal["I", "II", "III"]:
+    """The severity the grouper's own rule gives for these CC/MCC secondaries: the highest level, none I."""
+    levels = {b.level for b in basis}
+    return "III" if "MCC" in levels else "II" if "CC" in levels else "I"
 
 
-def severity_findings(
-    claim: ClaimData, grouping: GroupingResult, severity_ii_tarif: int | None = None
-) -> list[Finding]:
-    """Severity III with an unsupported secondary diagnosis: adjust the base tariff to severity II.
+def severity_findings(claim: ClaimData, grouping: GroupingResult) -> list[Finding]:
+    """A severity raised by a CC/MCC the documents do not support: regroup without it, priced from the table.
 
-    The grouper decides which secondary diagnosis drives severity and the verifier cannot regroup,
-    so any unsupported secondary fires. The amount is the base tariff minus the severity II tariff:
-    given by the caller when known, else estimated by ratio (special CMG top-ups are unaffected).
+    Only the secondaries the grouper says raised severity (`severity_basis`) are looked at: an unsupported
+    diagnosis that is not a CC/MCC changes nothing. The corrected severity is the highest level among the
+    supported ones; the amount is the base tariff minus the same group's tariff at that severity for the
+    claimed class (`tarif_by_severity`, from the grouper's tariff table); special CMG top-ups are unaffected.
+    Without those figures (an event from an older grouper) nothing can be regrouped and nothing is corrected.
     """
-    if grouping.severity != "III":
-        return []
-    unsupported = [code for code in claim.diagnosa[1:] if not supported(code, claim.documents)]
+    unsupported = [b for b in grouping.severity_basis if not supported(b.code, claim.documents)]
     if not unsupported:
         return []
-    basis = "given" if severity_ii_tarif is not None else "estimated"
-    tarif_ii = severity_ii_tarif if severity_ii_tarif is not None else severity_ii_estimate(grouping)
-    amount = min(max(grouping.tarif_kelas - tarif_ii, 0), grouping.tarif_kelas)
+    corrected = corrected_severity([b for b in grouping.severity_basis if b not in unsupported])
+    tarif = {t.severity: t.tarif for t in grouping.tarif_by_severity}.get(corrected)
+    if corrected == grouping.severity or tarif is None:
+        return []  # a supported code of the same level keeps the severity; or no figure to price it with
+    amount = min(max(grouping.tarif_kelas - tarif, 0), grouping.tarif_kelas)
     if amount == 0:
         return []  # nothing to correct
-    detail = f"{', '.join(unsupported)}; II {tarif_ii} {basis}"
+    codes = ", ".join(f"{b.code} {b.level}" for b in unsupported)
+    detail = f"{codes}; {grouping.severity} -> {corrected}, {tarif} ({grouping.tariff_table_version})"
     return [finding("V-SEVERITY-UNSUPPORTED", field="diagnosa", detail=detail, amount=amount)]
 
 

@@ -182,8 +182,8 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
         "V-SEVERITY-UNSUPPORTED",
         Outcome.ADJUST,
-        "Severitas III tanpa dokumen pendukung diagnosis sekunder: dikoreksi ke II",
-        "Severity III without documents supporting the secondary diagnoses: adjusted to II",
+        "Diagnosis sekunder CC/MCC tanpa dokumen pendukung: severitas dihitung ulang tanpa kode itu",
+        "A CC/MCC secondary diagnosis without supporting documents: severity regrouped without it",
         f"{_SEED_001} (upcoding audit); DOMAIN.md (a correction is disputable)",
     ),
     RuleSpec(

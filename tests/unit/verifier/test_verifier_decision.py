@@ -22,7 +22,7 @@ from services.verifier.domain import (
     verify,
 )
 from services.verifier.domain.rulebook import finding, reason
-from shared.events import ClaimData, GroupingResult, ProcedureEntry
+from shared.events import ClaimData, GroupingResult, ProcedureEntry, SeverityBasis, TariffBySeverity
 
 CODE_FOR = {
     Outcome.REJECT: "V-DUP-SEP",
@@ -139,13 +139,19 @@ def test_every_rule_is_consulted(check: ClaimCheck, policy: VerificationPolicy) 
             "nomor_sep": "0302R0020326V000001",
             "kelas_rawat": 2,
             "jenis_rawat": 1,
-            "diagnosa": ["J18.9", "E11.9"],
+            "diagnosa": ["J18.9", "E11.9", "J96.0"],
             "procedure": [ProcedureEntry(code="33.24")],
             "documents": [],
             "tgl_pulang": check.claim.tgl_masuk + timedelta(days=15),
         }
     )
-    severe = check.grouping.model_copy(update={"severity": "III"})
+    severe = check.grouping.model_copy(
+        update={
+            "severity": "III",
+            "severity_basis": [SeverityBasis(code="J96.0", level="MCC")],
+            "tarif_by_severity": [TariffBySeverity(severity="I", tarif=3_000_000)],
+        }
+    )
     messy = ClaimCheck(
         "C-1",
         claim,

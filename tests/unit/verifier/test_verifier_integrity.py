@@ -13,9 +13,8 @@ from services.verifier.domain.integrity import (
     los_findings,
     readmission_findings,
     severity_findings,
-    severity_ii_estimate,
 )
-from shared.events import ClaimData, DocumentRef, GroupingResult
+from shared.events import ClaimData, DocumentRef, GroupingResult, SeverityBasis, TariffBySeverity
 
 # --------------------------------------------------------------------------- duplicate SEP
 
@@ -120,58 +119,82 @@ def test_outpatient_length_of_stay_is_not_checked(claim: ClaimData, grouping: Gr
     assert los_findings(stay(claim, 30).model_copy(update={"jenis_rawat": 2}), grouping) == []
 
 
-# --------------------------------------------------------------------------- severity III
+# --------------------------------------------------------------------------- severity (upcoding)
 
 
 @pytest.fixture
 def severe(grouping: GroupingResult) -> GroupingResult:
-    return grouping.model_copy(update={"severity": "III", "cbg_code": "J-4-16-III"})
+    """J-4-16-III raised by the MCC J96.0 and the CC E87.1; the same group's class-3 tariffs at I, II, III."""
+    return grouping.model_copy(
+        update={
+            "severity": "III",
+            "cbg_code": "J-4-16-III",
+            "tarif_kelas": 8_800_000,
+            "severity_basis": [SeverityBasis(code="J96.0", level="MCC"), SeverityBasis(code="E87.1", level="CC")],
+            "tarif_by_severity": [
+                TariffBySeverity(severity="I", tarif=4_000_000),
+                TariffBySeverity(severity="II", tarif=6_000_000),
+                TariffBySeverity(severity="III", tarif=8_800_000),
+            ],
+        }
+    )
 
 
 def secondaries(claim: ClaimData, *supports: str) -> ClaimData:
+    """J18.9 with J96.0 (MCC), E87.1 (CC) and I10 (not a CC); a result supports the codes given."""
     docs = [*claim.documents, DocumentRef(doc_type="supporting_result", ref="S-1", supports=list(supports))]
-    return claim.model_copy(update={"diagnosa": ["J18.9", "J96.0", "E87.1"], "documents": docs})
+    return claim.model_copy(update={"diagnosa": ["J18.9", "J96.0", "E87.1", "I10"], "documents": docs})
 
 
-def test_unsupported_secondary_with_severity_iii_is_adjusted_by_the_estimate(
+def test_an_unsupported_mcc_is_removed_and_the_claim_priced_at_the_remaining_cc(
     claim: ClaimData, severe: GroupingResult
 ) -> None:
-    [found] = severity_findings(secondaries(claim, "J96.0"), severe)
+    [found] = severity_findings(secondaries(claim, "E87.1"), severe)
     assert (found.reason.code, found.outcome, found.reason.field) == (
         "V-SEVERITY-UNSUPPORTED",
         Outcome.ADJUST,
         "diagnosa",
     )
-    assert found.amount == 1_200_000  # 4,000,000 - 0.70 x 4,000,000
-    assert "E87.1; II 2800000 estimated" in found.reason.message_en
+    assert found.amount == 2_800_000  # 8,800,000 (III) - 6,000,000 (II, the table's figure)
+    assert "J96.0 MCC; III -> II, 6000000" in found.reason.message_en
 
 
-def test_given_severity_ii_tariff_is_used_when_known(claim: ClaimData, severe: GroupingResult) -> None:
-    [found] = severity_findings(secondaries(claim), severe, severity_ii_tarif=3_100_000)
-    assert found.amount == 900_000
-    assert "J96.0, E87.1; II 3100000 given" in found.reason.message_en
+def test_both_cc_and_mcc_unsupported_regroups_to_severity_i(claim: ClaimData, severe: GroupingResult) -> None:
+    [found] = severity_findings(secondaries(claim), severe)
+    assert found.amount == 4_800_000  # 8,800,000 - 4,000,000 (I)
+    assert "J96.0 MCC, E87.1 CC; III -> I" in found.reason.message_en
 
 
-def test_estimate_rounds_half_up_to_whole_rupiah(severe: GroupingResult) -> None:
-    assert severity_ii_estimate(severe.model_copy(update={"tarif_kelas": 1_000_005})) == 700_004  # 700,003.5
+def test_an_unsupported_cc_beside_a_supported_mcc_changes_nothing(claim: ClaimData, severe: GroupingResult) -> None:
+    assert severity_findings(secondaries(claim, "J96"), severe) == []
 
 
-def test_supported_secondaries_are_not_adjusted(claim: ClaimData, severe: GroupingResult) -> None:
+def test_an_unsupported_secondary_that_is_no_cc_changes_nothing(claim: ClaimData, severe: GroupingResult) -> None:
+    # I10 is unsupported too, but it did not raise severity: the grouper did not list it
     assert severity_findings(secondaries(claim, "J96", "E87.1"), severe) == []
 
 
-@pytest.mark.parametrize("severity", ["0", "I", "II"])
-def test_other_severities_are_not_adjusted(claim: ClaimData, grouping: GroupingResult, severity: str) -> None:
-    assert severity_findings(secondaries(claim), grouping.model_copy(update={"severity": severity})) == []
+def test_a_severity_ii_claim_with_an_unsupported_cc_drops_to_i(claim: ClaimData, severe: GroupingResult) -> None:
+    moderate = severe.model_copy(
+        update={
+            "severity": "II",
+            "tarif_kelas": 6_000_000,
+            "severity_basis": [SeverityBasis(code="E87.1", level="CC")],
+        }
+    )
+    [found] = severity_findings(secondaries(claim, "J96.0"), moderate)
+    assert found.amount == 2_000_000  # 6,000,000 - 4,000,000
 
 
-def test_no_adjustment_when_severity_ii_costs_as_much(claim: ClaimData, severe: GroupingResult) -> None:
-    assert severity_findings(secondaries(claim), severe, severity_ii_tarif=4_000_000) == []
+def test_without_the_groupers_figures_nothing_is_corrected(claim: ClaimData, severe: GroupingResult) -> None:
+    older_grouper = severe.model_copy(update={"tarif_by_severity": []})
+    assert severity_findings(secondaries(claim), older_grouper) == []
+    assert severity_findings(secondaries(claim), severe.model_copy(update={"severity_basis": []})) == []
 
 
-def test_adjustment_never_exceeds_the_base_tariff(claim: ClaimData, severe: GroupingResult) -> None:
-    [found] = severity_findings(secondaries(claim), severe, severity_ii_tarif=0)
-    assert found.amount == 4_000_000
+def test_no_adjustment_when_the_lower_severity_costs_as_much(claim: ClaimData, severe: GroupingResult) -> None:
+    flat = severe.model_copy(update={"tarif_by_severity": [TariffBySeverity(severity="I", tarif=8_800_000)]})
+    assert severity_findings(secondaries(claim), flat) == []
 
 
 # --------------------------------------------------------------------------- expiry
