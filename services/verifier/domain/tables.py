@@ -4,14 +4,12 @@
   chapter 01-86 "operations" can exclude diagnostic items and chapters 87-99 can include invasive ones.
 - supporting_results.csv: ICD-10 prefixes needing a lab, radiology or any supporting result.
 - los_ranges.csv: expected inpatient length of stay per CMG and case type, `*` a wildcard.
-- severity_ratios.csv: estimated severity II / III base-tariff ratio per CMG, `*` the default.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Literal, cast
@@ -104,15 +102,6 @@ def los_ranges() -> tuple[LosRange, ...]:
     return ranges
 
 
-@cache
-def severity_ratios() -> dict[str, Decimal]:
-    """CMG -> severity II / III ratio; must contain the `*` default."""
-    ratios = {r["cmg"]: Decimal(r["ratio_ii_to_iii"]) for r in _rows("severity_ratios.csv")}
-    if WILDCARD not in ratios or not all(Decimal(0) < v <= Decimal(1) for v in ratios.values()):
-        raise ValueError("severity_ratios.csv: needs a `*` default and ratios in (0, 1]")
-    return ratios
-
-
 def is_invasive(procedure_code: str) -> bool:
     """Whether an ICD-9-CM procedure needs informed consent: the most specific matching row decides."""
     code = normalize_code(procedure_code)
@@ -137,9 +126,3 @@ def los_range(cmg: str, case_type: int) -> LosRange:
             if r.cmg == want_cmg and r.case_type == want_kind:
                 return r
     raise AssertionError("unreachable: the default row is validated at load")
-
-
-def severity_ratio(cmg: str) -> Decimal:
-    """Estimated severity II / III base-tariff ratio for a CMG."""
-    ratios = severity_ratios()
-    return ratios.get(cmg, ratios[WILDCARD])

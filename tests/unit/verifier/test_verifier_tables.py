@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from services.verifier.domain import tables
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A scratch data directory; the caches are cleared before and after."""
-    loaders = (tables.invasive_ranges, tables.support_requirements, tables.los_ranges, tables.severity_ratios)
+    loaders = (tables.invasive_ranges, tables.support_requirements, tables.los_ranges)
     for loader in loaders:
         loader.cache_clear()
     monkeypatch.setattr(tables, "DATA_DIR", tmp_path)
@@ -25,7 +24,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_every_shipped_table_loads() -> None:
     assert tables.invasive_ranges() and tables.support_requirements() and tables.los_ranges()
-    assert tables.severity_ratio("J") == Decimal("0.70")
 
 
 @pytest.mark.parametrize(("code", "normal"), [("k35.8", "K358"), (" 47.09 ", "4709"), ("E11", "E11")])
@@ -91,15 +89,3 @@ def test_unknown_support_kind_is_refused(data_dir: Path) -> None:
     (data_dir / "supporting_results.csv").write_text("icd10_prefix,required,description\nE11,blood,x\n")
     with pytest.raises(ValueError, match="bad kind"):
         tables.support_requirements()
-
-
-@pytest.mark.parametrize("rows", ["J,0.7,x\n", "*,1.5,x\n"])
-def test_severity_ratios_need_a_default_within_bounds(data_dir: Path, rows: str) -> None:
-    (data_dir / "severity_ratios.csv").write_text("cmg,ratio_ii_to_iii,description\n" + rows)
-    with pytest.raises(ValueError, match="default"):
-        tables.severity_ratios()
-
-
-def test_severity_ratio_per_cmg_overrides_the_default(data_dir: Path) -> None:
-    (data_dir / "severity_ratios.csv").write_text("cmg,ratio_ii_to_iii,description\n*,0.7,d\nJ,0.65,j\n")
-    assert (tables.severity_ratio("J"), tables.severity_ratio("K")) == (Decimal("0.65"), Decimal("0.7"))
