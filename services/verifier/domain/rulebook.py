@@ -48,7 +48,12 @@ class Finding:
 
 _SEED_000 = "seed 000, Verifikasi Klaim"
 _SEED_001 = "seed 001"
-_ART_51 = "Perpres 82/2018 Art. 51(3) as amended by Perpres 59/2024; PMK 3/2023 Art. 48"
+
+
+def _art_51(letters: str) -> str:
+    """Where an upgrade exclusion is written: the Perpres article's letters, and the PMK that repeats them."""
+    return f"Perpres 82/2018 Art. 51(3)({letters}) as amended by Perpres 59/2024; PMK 3/2023 Art. 48"
+
 
 VERIFICATION_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(
@@ -91,28 +96,28 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
         Outcome.REJECT,
         "Peserta PBI tidak boleh naik kelas atau rawat jalan eksekutif",
         "PBI members may not upgrade class or use outpatient executive care",
-        f"{_ART_51} (a)",
+        _art_51("a"),
     ),
     RuleSpec(
         "V-ELIG-UPGRADE-CLASS3",
         Outcome.REJECT,
         "Peserta PBPU/BP dengan manfaat kelas III tidak boleh naik kelas atau rawat jalan eksekutif",
         "PBPU and BP members with class III benefit may not upgrade class or use outpatient executive care",
-        f"{_ART_51} (b), (c)",
+        _art_51("b, c"),
     ),
     RuleSpec(
         "V-ELIG-UPGRADE-PHK",
         Outcome.REJECT,
         "Peserta PPU yang mengalami PHK dan anggota keluarganya tidak boleh naik kelas atau rawat jalan eksekutif",
         "Laid-off PPU members and their families may not upgrade class or use outpatient executive care",
-        f"{_ART_51} (d)",
+        _art_51("d"),
     ),
     RuleSpec(
         "V-ELIG-UPGRADE-PEMDA",
         Outcome.REJECT,
         "Peserta yang didaftarkan oleh Pemerintah Daerah tidak boleh naik kelas atau rawat jalan eksekutif",
         "Members registered by a local government may not upgrade class or use outpatient executive care",
-        f"{_ART_51} (e)",
+        _art_51("e"),
     ),
     RuleSpec(
         "V-NEWBORN-HEALTHY",
