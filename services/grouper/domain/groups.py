@@ -75,8 +75,6 @@ class GroupTable:
     by_birth_weight: Mapping[CmgCase, tuple[BirthWeightBand, ...]]
     fallback: Mapping[CmgCase, CaseGroup]
     all_groups: tuple[CaseGroup, ...]
-    lookups: frozenset[CmgCase]
-    nearest: frozenset[str]  # base codes some lookup reaches only as the nearest official group
 
     def find(
         self, cmg: str, case_type: int, proc: ProcedureGroup | None, principal: str, birth_weight: int | None
@@ -136,15 +134,11 @@ def load_group_table(data_dir: Path, codes: CodeSets) -> GroupTable:
     bands: dict[CmgCase, list[BirthWeightBand]] = defaultdict(list)
     fallback: dict[CmgCase, CaseGroup] = {}
     used: set[str] = set()
-    nearest: set[str] = set()
-    lookups: set[CmgCase] = set()
     for row in read_table(data_dir / "cbg_groups.csv"):
         code = row["cbg"]
         group = groups.get(code) or _group_of(code, names)
         _check_row(row, group)
         used.add(code)
-        if row["fit"] == "nearest":
-            nearest.add(code)
         kind, key, cmg_case = row["key_kind"], row["key"], (row["cmg"], int(row["case_type"]))
         if row["cmg"] == ANY_CMG:
             cross_key = (cmg_case[1], key)
@@ -153,7 +147,6 @@ def load_group_table(data_dir: Path, codes: CodeSets) -> GroupTable:
             else:
                 cross_otherwise[cross_key] = group
             continue
-        lookups.add(cmg_case)
         if kind == "proc":
             by_proc[(*cmg_case, key)] = group
         elif kind == "proc_class":
@@ -179,6 +172,4 @@ def load_group_table(data_dir: Path, codes: CodeSets) -> GroupTable:
         by_birth_weight={k: tuple(v) for k, v in bands.items()},
         fallback=fallback,
         all_groups=tuple(sorted((groups[c] for c in used), key=lambda g: (g.cmg, g.case_type, g.zz))),
-        lookups=frozenset(lookups),
-        nearest=frozenset(nearest),
     )
