@@ -25,6 +25,9 @@ from services.payments.settings import get_payments_settings
 from shared import db
 from shared.clock import FixedClock, set_clock
 from shared.events import (
+    CapitationLine,
+    CapitationRunRequested,
+    CapitationRunRequestedPayload,
     ClaimPaid,
     ClaimVerified,
     ClaimVerifiedPayload,
@@ -340,3 +343,28 @@ def test_claimsctl_keygen_writes_a_private_key_only_its_owner_reads_and_prints_i
     (key_file,) = tmp_path.iterdir()
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert load_signer("finance.budi", key_file).key_id == key.key_id
+
+
+async def test_a_capitation_request_that_can_never_be_paid_is_refused_on_arrival_not_held(
+    lane: Lane, clock: FixedClock, payments_db: asyncpg.Pool
+) -> None:
+    line = CapitationLine(
+        kode_faskes="0301P001", facility_type="puskesmas", registered_members=1000, doctors=1, has_dentist=False,
+        contact_rate_per_mille=160.0,  # one KBK indicator of three
+    )  # fmt: skip
+    request = operators().sign(
+        CapitationRunRequested(
+            occurred_at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC), correlation_id=uuid.uuid4(), producer="unsigned",
+            payload=CapitationRunRequestedPayload(run_id="CAP-BAD", month="2026-03", lines=[line], requested_by="x"),
+        )
+    )  # fmt: skip
+    async with running(lane.isolate(SPEC), lane.settings()):
+        await lane.publish([request])
+        await settled(lane, payments_db, [request])
+    assert await dead_letters(lane) == {
+        str(request.event_id): (
+            "capitation-indicators",
+            "PermanentError: 0301P001: give all three KBK indicators or none",
+        )
+    }
+    assert await payments_db.fetchval("SELECT count(*) FROM held_commands") == 0

@@ -10,7 +10,7 @@ import structlog
 from services.payments import metrics
 from services.payments.adapters import repository as repo
 from services.payments.domain.payment_run import PlannedPayment, plan_run
-from services.payments.entrypoints.capitation import run_capitation
+from services.payments.entrypoints.capitation import fktp_row, run_capitation
 from services.payments.entrypoints.four_eyes import allocate_funds, approve, hold
 from shared.calendar import get_calendar
 from shared.clock import Clock
@@ -150,6 +150,28 @@ async def correct_payment(tx: Tx, command: PaymentCorrectionRequested, approval:
     entry_id = f"LE-CORR-{c.correction_id}"
     if await repo.ledger_entry_exists(tx.conn, entry_id):
         return  # this correction was booked before
+    payable = await _correctable(tx, command)
+    await repo.add_ledger_entry(
+        tx.conn, entry_id, "adjustment", repo.hospital_receivable(payable.kode_rs), repo.CLAIMS_EXPENSE,
+        c.recover_amount, clock.today(), claim_id=payable.claim_id, kode_rs=payable.kode_rs,
+        payable_id=payable.id, memo=correction_memo(c, approval.payload.approved_by),
+    )  # fmt: skip
+
+
+def refuse_early(command: Envelope) -> None:
+    """A request whose own content can never be applied is refused when it arrives, not when approved.
+
+    (A correction is judged on approval: the payment it recovers from may still be on its way.)
+    """
+    if isinstance(command, CapitationRunRequested):
+        for line in command.payload.lines:
+            fktp_row(line)
+
+
+async def _correctable(tx: Tx, command: PaymentCorrectionRequested) -> repo.PayableRow:
+    """The paid payable a correction recovers from; refused when there is none or it recovers too much."""
+    c = command.payload
+    assert command.claim_id is not None
     payable = await repo.paid_payable(tx.conn, command.claim_id, c.verification_seq)
     if payable is None:
         raise PermanentError(
@@ -159,11 +181,7 @@ async def correct_payment(tx: Tx, command: PaymentCorrectionRequested, approval:
         raise PermanentError(
             "correction-amount", f"recover_amount {c.recover_amount} exceeds the amount paid {payable.amount}"
         )
-    await repo.add_ledger_entry(
-        tx.conn, entry_id, "adjustment", repo.hospital_receivable(payable.kode_rs), repo.CLAIMS_EXPENSE,
-        c.recover_amount, clock.today(), claim_id=payable.claim_id, kode_rs=payable.kode_rs,
-        payable_id=payable.id, memo=correction_memo(c, approval.payload.approved_by),
-    )  # fmt: skip
+    return payable
 
 
 def correction_memo(c: PaymentCorrectionRequestedPayload, approved_by: str) -> str:
@@ -192,6 +210,7 @@ def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
         elif isinstance(
             event, PaymentRunRequested | PaymentCorrectionRequested | CapitationRunRequested | FundsAllocated
         ):
+            refuse_early(event)
             await hold(tx, event)
         elif isinstance(event, ApprovalGranted):
             await approve(tx, event, release)
