@@ -29,7 +29,13 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from services.notifier.domain.destinations import AllowEntry, check_destination, parse_address
+from services.notifier.domain.destinations import (
+    AllowEntry,
+    address_allowed,
+    check_destination,
+    name_allowed,
+    parse_address,
+)
 
 # host name -> every address it resolves to (IP literals as text). Tests pass their own map.
 Resolver = Callable[[str], Awaitable[list[str]]]
@@ -80,7 +86,21 @@ class Egress:
         except httpx.InvalidURL as exc:
             raise DestinationRefused(f"not a URL ({exc})") from None
         port = parsed.port or DEFAULT_PORTS.get(parsed.scheme, 0)
-        await self.checked_addresses(parsed.raw_host.decode("ascii"), port)
+        host = parsed.raw_host.decode("ascii")
+        found = await self.checked_addresses(host, port)
+        if parsed.scheme == "http" and not self._allow_listed(host, port, found):
+            # The payload names patients' claims and the signature proves nothing to an eavesdropper:
+            # clear text only to a receiver the operator named (an internal one on a trusted network).
+            raise DestinationRefused(
+                f"plain http:// to {host} would send claim data unencrypted; use https://, "
+                "or allow-list an internal receiver (NOTIFIER_WEBHOOK_ALLOW)"
+            )
+
+    def _allow_listed(self, host: str, port: int, addresses: list[str]) -> bool:
+        if name_allowed(host, port, self.allow):
+            return True
+        ips = [parse_address(a) for a in addresses]
+        return bool(ips) and all(ip is not None and address_allowed(ip, port, self.allow) for ip in ips)
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -99,8 +99,10 @@ async def test_metadata_loopback_and_names_resolving_to_private_addresses_are_re
     assert localhost is not None and "loopback" in localhost
     unknown = await check("https://nowhere.rs.test/hook")
     assert unknown is not None and "nowhere.rs.test does not resolve" in unknown
-    # A public address is accepted (and, here, only checked).
+    # A public address is accepted (and, here, only checked), over https only.
     assert await check("https://simrs.rs-0302.test/hook", names={"simrs.rs-0302.test": [PUBLIC]}) is None
+    clear = await check("http://simrs.rs-0302.test/hook", names={"simrs.rs-0302.test": [PUBLIC]})
+    assert clear is not None and "plain http:// to simrs.rs-0302.test would send claim data unencrypted" in clear
     # Another loopback port than the allow-listed one stays refused.
     assert await check(f"http://127.0.0.1:{port + 1}/", allow=f"127.0.0.1:{port}") is not None
 
@@ -132,7 +134,7 @@ async def test_a_name_rebound_to_a_private_address_after_subscribing_is_refused_
 ) -> None:
     rs = kode_rs()
     names = Names({"hook.rs-0303.test": [PUBLIC]})
-    url = f"http://hook.rs-0303.test:{receiver.port}/hook"
+    url = f"https://hook.rs-0303.test:{receiver.port}/hook"  # public: https is required
     paid = event("ClaimPaid", rs)
     async with notifier.running(resolver=names) as runtime:
         assert runtime.ctx is not None
