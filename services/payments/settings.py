@@ -18,6 +18,11 @@ class PaymentsSettings(BaseSettings):
         "and approved for the day (FundsAllocated + ApprovalGranted); nothing without an allocation",
     )
     schedule_time: time = Field(default=time(10, 0), description="Local time (business zone) of the daily run")
+    dispute_due_from_original: bool = Field(
+        default=True,
+        description="A supplementary amount after an upheld dispute (verification_seq >= 1) is due on the claim's "
+        "original due date, so the late penalty covers the whole delay; false: its own verified_on + payment_days",
+    )
     deadline_warning_working_days: int = Field(
         default=3, ge=1, description="Publish payments.deadline-approaching this many working days before due"
     )

@@ -80,6 +80,27 @@ async def add_payable(conn: Conn, p: NewPayable) -> int | None:
     return payable_id
 
 
+async def main_due_on(conn: Conn, claim_id: str) -> date | None:
+    """The due date of a claim's main verification (seq 0), if payments has it."""
+    value: date | None = await conn.fetchval(
+        "SELECT due_on FROM payables WHERE claim_id = $1 AND verification_seq = 0", claim_id
+    )
+    return value
+
+
+async def backdate_supplementaries(conn: Conn, claim_id: str, original_due_on: date) -> int:
+    """Give a claim's unpaid supplementary payables the original due date; how many moved.
+
+    (One already paid before its main verification arrived keeps the penalty it was paid with.)
+    """
+    status: str = await conn.execute(
+        """UPDATE payables SET due_on = $2
+           WHERE claim_id = $1 AND verification_seq >= 1 AND payment_id IS NULL AND due_on > $2""",
+        claim_id, original_due_on,
+    )  # fmt: skip
+    return int(status.split()[-1])
+
+
 class ConflictingInput(ValueError):
     """The same key arrived again with different content; `field` names what differs."""
 

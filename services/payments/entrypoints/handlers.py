@@ -9,9 +9,11 @@ import structlog
 
 from services.payments import metrics
 from services.payments.adapters import repository as repo
+from services.payments.domain.due_dates import payable_due_on
 from services.payments.domain.payment_run import PlannedPayment, plan_run
 from services.payments.entrypoints.capitation import fktp_row, run_capitation
 from services.payments.entrypoints.four_eyes import allocate_funds, approve, hold
+from services.payments.settings import get_payments_settings
 from shared.calendar import get_calendar
 from shared.clock import Clock
 from shared.consumer import Handler, PermanentError
@@ -37,9 +39,15 @@ PRODUCER = "payments"
 
 
 async def create_payable(tx: Tx, event: ClaimVerified, policy: PolicySettings) -> None:
-    """One payable per (claim, verification_seq), due `payment_days` after the file was complete."""
+    """One payable per (claim, verification_seq), due `payment_days` after the file was complete.
+
+    A supplementary verification (an upheld dispute) is due on the main verification's due date instead.
+    """
     p = event.payload
-    due_on = get_calendar().add_days(p.verified_on, policy.payment_days, policy.payment_day_unit)
+    own_due_on = get_calendar().add_days(p.verified_on, policy.payment_days, policy.payment_day_unit)
+    from_original = get_payments_settings().dispute_due_from_original
+    original = None if p.verification_seq == 0 else await repo.main_due_on(tx.conn, event.claim_id)
+    due_on = payable_due_on(p.verification_seq, own_due_on, original, from_original)
     payable = repo.NewPayable(
         event.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.approved_amount, p.verified_on, due_on,
         p.deemed_complete, event.correlation_id, event.event_id,
@@ -50,6 +58,9 @@ async def create_payable(tx: Tx, event: ClaimVerified, policy: PolicySettings) -
         raise PermanentError(f"conflicting-{exc.field}", str(exc)) from exc
     if created is not None:
         metrics.PAYABLES_CREATED.inc()
+        if p.verification_seq == 0 and from_original:
+            # A supplementary that arrived before its main verification was given its own date: move it back.
+            await repo.backdate_supplementaries(tx.conn, event.claim_id, due_on)
 
 
 @dataclass(frozen=True)
