@@ -24,7 +24,7 @@ import json
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, TypeVar
@@ -36,6 +36,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from shared import topics
 from shared.checks import Check, Located, Refusal
+from shared.clock import Clock
 from shared.events import ApprovalGranted, ApprovalGrantedPayload, CommandSignature, Envelope
 
 Role = Literal["reviewer", "dispute_panel", "finance_maker", "finance_approver", "vedika"]
@@ -330,22 +331,40 @@ def _actor_is_signer(kind: str, event: Envelope, operator_id: str) -> Refusal | 
     return None
 
 
-def command_check(registry: Registry) -> Check:
+def command_check(registry: Registry, clock: Clock | None = None, max_age: timedelta | None = None) -> Check:
     """The kernel check for command topics; events on other topics pass untouched."""
 
     def check(record: Located, event: Envelope) -> Refusal | None:
         if record.topic not in COMMAND_TOPICS:
             return None
+        if clock is not None and max_age is not None:
+            stale = stale_refusal(event, clock.now(), max_age)
+            if stale is not None:
+                return stale
         return authorize(registry, event)
 
     return check
 
 
-def command_checks(registry_file: Path | None, consumed: Iterable[str]) -> list[Check]:
+def stale_refusal(event: Envelope, now: datetime, max_age: timedelta) -> Refusal | None:
+    """A command older than `max_age`: the inbox forgets ids after 120 days, so an old signed command could
+    otherwise be replayed once it is forgotten (a review decision names only its claim)."""
+    age = now - event.occurred_at
+    if age <= max_age:
+        return None
+    return _refuse(
+        f"occurred_at: {event.occurred_at.isoformat()} is {age.days} days old; commands older than "
+        f"{max_age.days} days are refused, issue it anew (rule STALE-COMMAND)"
+    )
+
+
+def command_checks(
+    registry_file: Path | None, consumed: Iterable[str], clock: Clock | None = None, max_age_days: int = 30
+) -> list[Check]:
     """The checks a consumer of `consumed` topics needs: the operator check when it reads a command topic."""
     if not COMMAND_TOPICS & set(consumed):
         return []
-    return [command_check(load_registry(registry_path(registry_file)))]
+    return [command_check(load_registry(registry_path(registry_file)), clock, timedelta(days=max_age_days))]
 
 
 def registry_summary(registry: Registry) -> list[dict[str, Any]]:

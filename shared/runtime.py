@@ -196,7 +196,9 @@ class ServiceRuntime:
                 clock=self.ctx.clock,
                 max_record_bytes=s.broker.max_record_bytes,
                 max_output_bytes=s.broker.max_output_bytes,
-                checks=command_checks(s.operators.registry_file, consumes.accepted),  # signed operator commands
+                checks=command_checks(  # signed operator commands
+                    s.operators.registry_file, consumes.accepted, self.ctx.clock, s.operators.command_max_age_days
+                ),
             )
         self.relay = OutboxRelay(
             self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch, topic_prefix=s.broker.topic_prefix

@@ -163,6 +163,12 @@ class OperatorSettings(BaseSettings):
         description="Operator registry (TOML: operators, roles, Ed25519 public keys) the services trust for "
         "signed commands; empty: the shipped example shared/data/operators.toml",
     )
+    command_max_age_days: int = Field(
+        default=30,
+        gt=0,
+        description="A signed command older than this when consumed is refused (STALE-COMMAND): well inside the "
+        "120 days the inbox remembers event ids, so a replayed old command can never apply again",
+    )
 
 
 class ClaimsctlSettings(BaseSettings):

@@ -156,3 +156,23 @@ def test_kubernetes_base_ships_the_same_example_registry() -> None:
     """kustomize reads files only under its directory: the base keeps a copy, which must not drift."""
     copy = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "base" / "operators.toml"
     assert copy.read_text() == SHIPPED_REGISTRY.read_text()
+
+
+def test_a_command_older_than_the_limit_is_refused_so_a_forgotten_one_cannot_be_replayed() -> None:
+    from datetime import timedelta
+
+    from shared.clock import FixedClock
+    from shared.operators import command_check
+
+    made = datetime(2026, 3, 2, 3, tzinfo=UTC)
+    command = after_the_wire(operators().sign(run_request(made)))
+    record = type("OnTopic", (), {"topic": "payments.commands"})()
+    thirty_days_on = command_check(registry(), FixedClock(made + timedelta(days=30)), timedelta(days=30))
+    assert thirty_days_on(record, command) is None  # exactly at the limit: still accepted
+    a_day_later = command_check(registry(), FixedClock(made + timedelta(days=31)), timedelta(days=30))
+    refusal = a_day_later(record, command)
+    assert refusal is not None and refusal.code == "unauthorized"
+    assert refusal.reason == (
+        "occurred_at: 2026-03-02T03:00:00+00:00 is 31 days old; commands older than 30 days are refused, "
+        "issue it anew (rule STALE-COMMAND)"
+    )
