@@ -443,7 +443,15 @@ class ClaimPaidPayload(Contract):
     verification_seq: Count
     approved_amount: NonNegativeRupiah
     penalty: NonNegativeRupiah
-    total_paid: NonNegativeRupiah
+    total_paid: NonNegativeRupiah = Field(description="approved_amount + penalty: what the payment settles")
+    recovered_amount: NonNegativeRupiah = Field(
+        default=0,
+        description="Deducted from approved_amount to recover what the hospital owes back after VEDIKA corrections "
+        "(on any of its claims)",
+    )
+    net_paid: NonNegativeRupiah | None = Field(
+        default=None, description="Cash transferred: total_paid - recovered_amount; null only before netting"
+    )
     due_on: date
     paid_on: date
     days_late: Count
@@ -554,6 +562,12 @@ class CapitationLine(Contract):
     registered_members: Count
     doctors: Count
     has_dentist: bool
+    ownership: Literal["pemda", "pusat", "swasta"] | None = Field(
+        default=None,
+        description="pemda = owned by a local government (the 60/40 jasa pelayanan split applies, Permenkes "
+        "21/2016); pusat = central government (TNI/Polri, ministries); swasta = private; null: pemda for a "
+        "puskesmas, swasta otherwise",
+    )
     # KBK indicators; all three null means KBK is not assessed for the facility (paid 100 %).
     contact_rate_per_mille: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     non_specialist_referral_pct: float | None = Field(default=None, ge=0, le=100, allow_inf_nan=False)
@@ -603,8 +617,13 @@ class CapitationPaidPayload(Contract):
     kbk_score: FiniteFloat | None = Field(description="Weighted KBK score 0-4; null when not assessed")
     kbk_percentage: FiniteFloat = Field(description="Share of the base amount paid, after KBK")
     amount: NonNegativeRupiah
-    service_fee_part: NonNegativeRupiah = Field(description="Jasa pelayanan, at least 60 %")
-    operations_part: NonNegativeRupiah
+    ownership: Literal["pemda", "pusat", "swasta"] | None = Field(
+        default=None, description="The ownership the split was decided on; null only before ownership was recorded"
+    )
+    service_fee_part: NonNegativeRupiah | None = Field(
+        description="Jasa pelayanan, at least 60 %, at a local-government FKTP; null where no split is mandated"
+    )
+    operations_part: NonNegativeRupiah | None = Field(description="The rest; null where no split is mandated")
     due_on: date
     ledger_entry_ids: list[Name] = Field(max_length=100)
     requested_by: Name | None = Field(default=None, description="The finance operator who requested the run")

@@ -132,13 +132,21 @@ def _month_bounds(month: str) -> tuple[date, date]:
 
 
 async def hospital_report(conn: db.Conn, kode_rs: str, month: str) -> dict[str, Any]:
-    """Reconciliation of one hospital for one month: opening + booked - paid = closing, and every line."""
+    """Reconciliation of one hospital for one month, and every line.
+
+    What BPJS owes: opening + verified - paid = closing, where a payment settles its amount partly in cash
+    and partly by netting a VEDIKA recovery. What the hospital owes back: opening receivable + corrections
+    booked - recovered = closing receivable.
+    """
     first, last = _month_bounds(month)
     lines = await repo.hospital_month(conn, kode_rs, first, last)
     opening = await repo.outstanding_as_of(conn, kode_rs, first - timedelta(days=1))
     closing = await repo.outstanding_as_of(conn, kode_rs, last)
     booked = sum(r["amount"] for r in lines if first <= r["verified_on"] <= last)
     paid = [r for r in lines if r["paid_on"] is not None and first <= r["paid_on"] <= last]
+    owed_back_opening = await repo.receivable_as_of(conn, kode_rs, first - timedelta(days=1))
+    owed_back_closing = await repo.receivable_as_of(conn, kode_rs, last)
+    corrections, recovered = await repo.receivable_moves(conn, kode_rs, first, last)
     summary = {
         "kode_rs": kode_rs,
         "month": month,
@@ -148,7 +156,14 @@ async def hospital_report(conn: db.Conn, kode_rs: str, month: str) -> dict[str, 
         "penalty_paid": sum(r["penalty"] for r in paid),
         "paid_late": sum(1 for r in paid if r["days_late"] > 0),
         "closing_outstanding": closing,
-        "reconciles": opening + booked - sum(r["amount"] for r in paid) == closing,
+        "recovered_amount": recovered,
+        "net_cash_paid": sum(r["total_paid"] - r["recovered"] for r in paid),
+        "opening_receivable": owed_back_opening,
+        "corrections_booked": corrections,
+        "closing_receivable": owed_back_closing,
+        "reconciles": opening + booked - sum(r["amount"] for r in paid) == closing
+        and owed_back_opening + corrections - recovered == owed_back_closing
+        and recovered == sum(r["recovered"] for r in paid),
     }
     return {"summary": summary, "lines": lines}
 
@@ -174,7 +189,7 @@ def payments_report(
         raise typer.Exit(1)
     out = io.StringIO()
     columns = ["claim_id", "nomor_sep", "verification_seq", "amount", "verified_on", "due_on", "paid_on",
-               "penalty", "total_paid", "days_late", "penalty_method", "run_id", "payment_id"]  # fmt: skip
+               "penalty", "total_paid", "recovered", "days_late", "penalty_method", "run_id", "payment_id"]  # fmt: skip
     writer = csv.DictWriter(out, columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(report["lines"])
@@ -190,7 +205,7 @@ def capitation_lines(rows: list[FktpRow]) -> list[CapitationLine]:
         out.append(
             CapitationLine(
                 kode_faskes=r.kode_faskes, facility_type=r.facility_type, registered_members=r.registered_members,
-                doctors=r.doctors, has_dentist=r.has_dentist,
+                doctors=r.doctors, has_dentist=r.has_dentist, ownership=r.ownership,
                 contact_rate_per_mille=float(ind.contact_rate_per_mille) if ind else None,
                 non_specialist_referral_pct=float(ind.non_specialist_referral_pct) if ind else None,
                 controlled_prolanis_pct=float(ind.controlled_prolanis_pct) if ind else None,

@@ -56,7 +56,9 @@ class PayableRow:
 
     def as_open(self) -> OpenPayable:
         """The fields the run planner needs."""
-        return OpenPayable(self.id, self.claim_id, self.verification_seq, self.amount, self.verified_on, self.due_on)
+        return OpenPayable(
+            self.id, self.claim_id, self.verification_seq, self.amount, self.verified_on, self.due_on, self.kode_rs
+        )
 
 
 async def add_payable(conn: Conn, p: NewPayable) -> int | None:
@@ -178,24 +180,39 @@ async def start_run(conn: Conn, run_id: str, funds: int, run_on: date, requested
 async def record_payment(
     conn: Conn, run_id: str, payable: PayableRow, planned: PlannedPayment, paid_on: date, method: str
 ) -> tuple[str, list[str]]:
-    """Insert the payment and its ledger entries; the unique payable_id forbids a second payment."""
+    """Insert the payment and its ledger entries; the unique payable_id forbids a second payment.
+
+    The liability is settled by cash and, when the hospital owes money back, by the recovery netted
+    from the receivable (its own entry, so the reconciliation can show both).
+    """
     number = await conn.fetchval("SELECT nextval('payment_number')")
     payment_id = f"PAY-{number:09d}"
     await conn.execute(
         """INSERT INTO payments (payment_id, payable_id, run_id, paid_on, amount, penalty, total_paid, days_late,
-                                 penalty_method)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                                 penalty_method, recovered)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         payment_id, payable.id, run_id, paid_on, payable.amount, planned.penalty, planned.total,
-        planned.days_late, method,
+        planned.days_late, method, planned.recovered,
     )  # fmt: skip
     await conn.execute("UPDATE payables SET payment_id = $2 WHERE id = $1", payable.id, payment_id)
     common: dict[str, Any] = {"claim_id": payable.claim_id, "kode_rs": payable.kode_rs, "payable_id": payable.id}
-    entries = [
-        await add_ledger_entry(
-            conn, f"LE-{payment_id}-payment", "payment", hospital_liability(payable.kode_rs), CASH,
-            payable.amount, paid_on, run_id=run_id, memo=f"{payment_id} for {payable.claim_id}", **common,
-        )
-    ]  # fmt: skip
+    entries = []
+    cash_part = payable.amount - planned.recovered
+    if cash_part or not planned.recovered:
+        entries.append(
+            await add_ledger_entry(
+                conn, f"LE-{payment_id}-payment", "payment", hospital_liability(payable.kode_rs), CASH,
+                cash_part, paid_on, run_id=run_id, memo=f"{payment_id} for {payable.claim_id}", **common,
+            )
+        )  # fmt: skip
+    if planned.recovered:
+        entries.append(
+            await add_ledger_entry(
+                conn, f"LE-{payment_id}-recovery", "recovery", hospital_liability(payable.kode_rs),
+                hospital_receivable(payable.kode_rs), planned.recovered, paid_on, run_id=run_id,
+                memo=f"{payment_id}: VEDIKA recovery netted from {payable.claim_id}", **common,
+            )
+        )  # fmt: skip
     if planned.penalty:
         entries.append(
             await add_ledger_entry(
@@ -251,7 +268,8 @@ async def hospital_month(conn: Conn, kode_rs: str, first: date, last: date) -> l
     """Every payable of a hospital verified in [first, last] or paid in it, with its payment if any."""
     rows = await conn.fetch(
         """SELECT p.claim_id, p.nomor_sep, p.verification_seq, p.amount, p.verified_on, p.due_on,
-                  x.payment_id, x.paid_on, x.penalty, x.total_paid, x.days_late, x.penalty_method, x.run_id
+                  x.payment_id, x.paid_on, x.penalty, x.total_paid, x.days_late, x.penalty_method, x.run_id,
+                  x.recovered
            FROM payables p LEFT JOIN payments x ON x.payable_id = p.id
            WHERE p.kode_rs = $1 AND (p.verified_on BETWEEN $2 AND $3 OR x.paid_on BETWEEN $2 AND $3)
            ORDER BY p.verified_on, p.claim_id, p.verification_seq""",
@@ -271,14 +289,62 @@ async def outstanding_as_of(conn: Conn, kode_rs: str, as_of: date) -> int:
     return int(value)
 
 
-async def paid_payable(conn: Conn, claim_id: str, verification_seq: int) -> PayableRow | None:
-    """The payable of a claim's verification, if it has been paid."""
+async def paid_payable(conn: Conn, claim_id: str, verification_seq: int, *, lock: bool = False) -> PayableRow | None:
+    """The payable of a claim's verification, if it has been paid (locked: its corrections are serialised)."""
     row = await conn.fetchrow(
         f"SELECT {_PAYABLE_COLUMNS} FROM payables p WHERE p.claim_id = $1 AND p.verification_seq = $2"
-        " AND p.payment_id IS NOT NULL",
+        f" AND p.payment_id IS NOT NULL {'FOR NO KEY UPDATE OF p' if lock else ''}",
         claim_id, verification_seq,
     )  # fmt: skip
     return PayableRow(**dict(row)) if row else None
+
+
+async def corrected_so_far(conn: Conn, payable_id: int) -> int:
+    """What VEDIKA corrections already recover from one paid payable, together."""
+    value = await conn.fetchval(
+        "SELECT coalesce(sum(amount), 0)::bigint FROM ledger_entries WHERE payable_id = $1 AND kind = 'adjustment'",
+        payable_id,
+    )  # fmt: skip
+    return int(value)
+
+
+_RECEIVABLE_PREFIX = hospital_receivable("")
+
+
+async def receivables(conn: Conn) -> dict[str, int]:
+    """kode_rs -> what each hospital still owes back (booked corrections less recoveries netted so far)."""
+    rows = await conn.fetch(
+        """SELECT account, sum(amount)::bigint AS balance FROM (
+               SELECT debit_account AS account, amount FROM ledger_entries WHERE debit_account LIKE $1
+               UNION ALL SELECT credit_account, -amount FROM ledger_entries WHERE credit_account LIKE $1) e
+           GROUP BY account HAVING sum(amount) > 0""",
+        _RECEIVABLE_PREFIX + "%",
+    )  # fmt: skip
+    return {r["account"].removeprefix(_RECEIVABLE_PREFIX): int(r["balance"]) for r in rows}
+
+
+async def receivable_as_of(conn: Conn, kode_rs: str, as_of: date) -> int:
+    """What the hospital owed back at the end of `as_of`."""
+    account = hospital_receivable(kode_rs)
+    value = await conn.fetchval(
+        """SELECT coalesce(sum(CASE WHEN debit_account = $1 THEN amount ELSE -amount END), 0)::bigint
+           FROM ledger_entries WHERE (debit_account = $1 OR credit_account = $1) AND booked_on <= $2""",
+        account, as_of,
+    )  # fmt: skip
+    return int(value)
+
+
+async def receivable_moves(conn: Conn, kode_rs: str, first: date, last: date) -> tuple[int, int]:
+    """(corrections booked, recoveries netted) for a hospital's receivable in [first, last]."""
+    account = hospital_receivable(kode_rs)
+    row = await conn.fetchrow(
+        """SELECT coalesce(sum(amount) FILTER (WHERE debit_account = $1), 0)::bigint AS booked,
+                  coalesce(sum(amount) FILTER (WHERE credit_account = $1), 0)::bigint AS recovered
+           FROM ledger_entries WHERE (debit_account = $1 OR credit_account = $1) AND booked_on BETWEEN $2 AND $3""",
+        account, first, last,
+    )  # fmt: skip
+    assert row is not None
+    return int(row["booked"]), int(row["recovered"])
 
 
 async def ledger_entry_exists(conn: Conn, entry_id: str) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 from services.payments.domain.capitation_tables import (
     FACILITY_TYPES,
@@ -19,8 +19,12 @@ from services.payments.domain.capitation_tables import (
 from services.payments.domain.csvrows import CsvError, FieldParser, read_rows
 from services.payments.domain.money import round_half_up
 
-# Permenkes 21/2016: local-government FKTPs allocate >= 60 % to service fees (jasa pelayanan).
+# Permenkes 21/2016 (on Perpres 32/2014, JKN capitation funds at local-government FKTPs): an FKTP owned
+# by a local government allocates >= 60 % to service fees (jasa pelayanan), the rest to operations.
+# Private clinics and doctors (and central-government ones) are not bound: they allocate under their own rules.
 SERVICE_FEE_SHARE: Final = Fraction(60, 100)
+Ownership = Literal["pemda", "pusat", "swasta"]
+SPLIT_OWNERSHIPS: Final[frozenset[str]] = frozenset({"pemda"})
 # Perpres 19/2016 Art. 38(1)(a),(3): paid by the 15th of the month, next working day if a holiday.
 DUE_DAY_OF_MONTH: Final = 15
 MEMBER_COLUMNS: Final = (
@@ -31,6 +35,8 @@ MEMBER_COLUMNS: Final = (
     "has_dentist",
     *INDICATORS,
 )
+OPTIONAL_MEMBER_COLUMNS: Final = ("ownership",)  # empty: pemda for a puskesmas, swasta otherwise
+OWNERSHIPS: Final = ("pemda", "pusat", "swasta")
 KODE_FASKES_LENGTH: Final = 8
 
 
@@ -61,6 +67,14 @@ class FktpRow:
     doctors: int  # dentists for dokter_gigi
     has_dentist: bool
     indicators: KbkIndicators | None = None
+    ownership: Ownership | None = None  # None: pemda for a puskesmas, swasta otherwise
+
+    @property
+    def owner(self) -> Ownership:
+        """Who owns the facility: every puskesmas is a local-government unit; others are private unless stated."""
+        if self.ownership is not None:
+            return self.ownership
+        return "pemda" if self.facility_type == "puskesmas" else "swasta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +91,10 @@ class CapitationResult:
     indicator_scores: Mapping[str, int] | None
     payment_pct: Fraction
     amount_payable: int
-    service_fee: int
-    operations: int
+    service_fee: int | None  # None: no split mandated (not a local-government FKTP)
+    operations: int | None
     due_on: date
+    ownership: Ownership = "pemda"
 
 
 def capitation_rate(row: FktpRow, tables: CapitationTables) -> int:
@@ -147,7 +162,8 @@ def compute_capitation(
     score = kbk_score(scores, tables) if scores is not None else None
     pct = payment_percentage(score, tables) if score is not None else Fraction(100)
     payable = round_half_up(base * pct / 100)
-    service_fee = round_half_up(payable * service_fee_share)
+    split = row.owner in SPLIT_OWNERSHIPS
+    service_fee = round_half_up(payable * service_fee_share) if split else None
     return CapitationResult(
         kode_faskes=row.kode_faskes,
         year=year,
@@ -160,8 +176,9 @@ def compute_capitation(
         payment_pct=pct,
         amount_payable=payable,
         service_fee=service_fee,
-        operations=payable - service_fee,  # the remainder, so the two parts always add up
+        operations=None if service_fee is None else payable - service_fee,  # the remainder: the parts add up
         due_on=capitation_due_on(year, month, calendar),
+        ownership=row.owner,
     )
 
 
@@ -170,7 +187,7 @@ def parse_members_csv(text: str) -> tuple[list[FktpRow], list[CsvError]]:
     errors: list[CsvError] = []
     rows: list[FktpRow] = []
     seen: dict[str, int] = {}
-    for line, raw in read_rows(text, MEMBER_COLUMNS, errors):
+    for line, raw in read_rows(text, MEMBER_COLUMNS, errors, OPTIONAL_MEMBER_COLUMNS):
         p = FieldParser(line, errors)
         kode = raw["kode_faskes"].upper()
         if len(kode) != KODE_FASKES_LENGTH or not kode.isascii() or not kode.isalnum():
@@ -182,9 +199,10 @@ def parse_members_csv(text: str) -> tuple[list[FktpRow], list[CsvError]]:
         doctors = p.integer("doctors", raw["doctors"])
         dentist = p.boolean("has_dentist", raw["has_dentist"])
         indicators = _indicators(p, raw)
+        owner = p.choice("ownership", raw["ownership"], OWNERSHIPS) if raw["ownership"] else None
         if p.ok and kind is not None and members is not None and doctors is not None and dentist is not None:
             seen[kode] = line
-            rows.append(FktpRow(kode, kind, members, doctors, dentist, indicators))  # type: ignore[arg-type]
+            rows.append(FktpRow(kode, kind, members, doctors, dentist, indicators, owner))  # type: ignore[arg-type]
     return rows, errors
 
 

@@ -35,8 +35,13 @@ class CsvTableError(ValueError):
         self.errors = list(errors)
 
 
-def read_rows(text: str, columns: Sequence[str], errors: list[CsvError]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) for data lines; blank and '#' lines are skipped, problems go to `errors`."""
+def read_rows(
+    text: str, columns: Sequence[str], errors: list[CsvError], optional: Sequence[str] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) for data lines; blank and '#' lines are skipped, problems go to `errors`.
+
+    `optional` columns may be left out of the header; a row then reads them as empty.
+    """
     header: list[str] | None = None
     for lineno, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip() or raw.lstrip().startswith("#"):
@@ -45,7 +50,7 @@ def read_rows(text: str, columns: Sequence[str], errors: list[CsvError]) -> Iter
         if header is None:
             header = fields
             missing = [c for c in columns if c not in fields]
-            unknown = [f for f in fields if f not in columns]
+            unknown = [f for f in fields if f not in columns and f not in optional]
             errors.extend(CsvError(lineno, c, "required column missing from header") for c in missing)
             errors.extend(CsvError(lineno, f, "unknown column") for f in unknown)
             if missing or unknown:
@@ -54,7 +59,7 @@ def read_rows(text: str, columns: Sequence[str], errors: list[CsvError]) -> Iter
         if len(fields) != len(header):
             errors.append(CsvError(lineno, "*", f"expected {len(header)} fields, found {len(fields)}"))
             continue
-        yield lineno, dict(zip(header, fields, strict=True))
+        yield lineno, {**dict.fromkeys(optional, ""), **dict(zip(header, fields, strict=True))}
     if header is None:
         errors.append(CsvError(1, "*", f"header missing (expected {','.join(columns)})"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,14 +17,21 @@ class OpenPayable:
     amount: int
     verified_on: date
     due_on: date
+    kode_rs: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedPayment:
     payable: OpenPayable
     penalty: int
-    total: int
+    total: int  # amount + penalty: what the payment settles
     days_late: int
+    recovered: int = 0  # netted against what the hospital owes back (VEDIKA), deducted from the amount
+
+    @property
+    def net(self) -> int:
+        """The cash that leaves the fund: the total less the recovery."""
+        return self.total - self.recovered
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +41,13 @@ class RunPlan:
 
     @property
     def paid_total(self) -> int:
-        """Everything paid out, penalties included."""
-        return sum(p.total for p in self.payments)
+        """The cash paid out, penalties included, recoveries deducted."""
+        return sum(p.net for p in self.payments)
+
+    @property
+    def recovered_total(self) -> int:
+        """What the run recovered from hospitals by netting."""
+        return sum(p.recovered for p in self.payments)
 
 
 def payment_order(p: OpenPayable) -> tuple[date, date, int]:
@@ -43,22 +55,36 @@ def payment_order(p: OpenPayable) -> tuple[date, date, int]:
     return (p.due_on, p.verified_on, p.id)
 
 
-def plan_run(payables: Iterable[OpenPayable], funds: int, paid_on: date, method: str) -> RunPlan:
-    """Pay in `payment_order` while the funds cover amount + penalty.
+def plan_run(
+    payables: Iterable[OpenPayable],
+    funds: int,
+    paid_on: date,
+    method: str,
+    receivables: Mapping[str, int] | None = None,
+) -> RunPlan:
+    """Pay in `payment_order` while the funds cover amount + penalty, less what the hospital owes back.
 
     The run stops at the first payable it cannot cover in full rather than skipping to a
     smaller, younger one: strict oldest-first keeps the fund from paying new claims while
     older ones accrue penalty, and no claim is ever part-paid.
+
+    `receivables` (kode_rs -> rupiah owed back after VEDIKA corrections) are netted against the
+    hospital's payables in the same order, each recovery at most the payable's amount: the penalty
+    on BPJS's own delay is always paid in cash.
     """
     if funds < 0:
         raise ValueError(f"funds must be >= 0 rupiah, got {funds}")
+    owed_back = {k: v for k, v in (receivables or {}).items() if v > 0}
     remaining = funds
     planned: list[PlannedPayment] = []
     for p in sorted(payables, key=payment_order):
         penalty = late_penalty(p.amount, p.due_on, paid_on, method)
+        recovered = min(owed_back.get(p.kode_rs, 0), p.amount)
         total = p.amount + penalty
-        if total > remaining:
+        if total - recovered > remaining:
             break
-        remaining -= total
-        planned.append(PlannedPayment(p, penalty, total, days_late(p.due_on, paid_on)))
+        remaining -= total - recovered
+        if recovered:
+            owed_back[p.kode_rs] -= recovered
+        planned.append(PlannedPayment(p, penalty, total, days_late(p.due_on, paid_on), recovered))
     return RunPlan(tuple(planned), remaining)

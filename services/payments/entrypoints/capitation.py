@@ -33,8 +33,9 @@ def fktp_row(line: CapitationLine) -> FktpRow:
         contact, referral, prolanis = (Fraction(str(v)) for v in values)
         indicators = KbkIndicators(contact, referral, prolanis)
     return FktpRow(
-        line.kode_faskes, line.facility_type, line.registered_members, line.doctors, line.has_dentist, indicators
-    )
+        line.kode_faskes, line.facility_type, line.registered_members, line.doctors, line.has_dentist, indicators,
+        line.ownership,
+    )  # fmt: skip
 
 
 async def run_capitation(tx: Tx, command: CapitationRunRequested, approval: ApprovalGranted, clock: Clock) -> None:
@@ -57,7 +58,8 @@ async def run_capitation(tx: Tx, command: CapitationRunRequested, approval: Appr
             registered_members=result.members, rate=result.rate, base_amount=result.base_amount,
             kbk_score=float(result.kbk_score) if result.kbk_score is not None else None,
             kbk_percentage=float(result.payment_pct), amount=result.amount_payable,
-            service_fee_part=result.service_fee, operations_part=result.operations, due_on=result.due_on,
+            ownership=result.ownership, service_fee_part=result.service_fee, operations_part=result.operations,
+            due_on=result.due_on,
             ledger_entry_ids=[entry], requested_by=run.requested_by, approved_by=approval.payload.approved_by,
         )  # fmt: skip
         tx.emit(follow_up(CapitationPaid, approval, payload, producer=PRODUCER, clock=clock))
@@ -72,7 +74,8 @@ async def _book(tx: Tx, run_id: str, month: str, line: CapitationLine, result: C
             "capitation-already-paid", f"{line.kode_faskes} already has {month} capitation (run {exists})"
         )
     detail = {"rate": result.rate, "base": result.base_amount, "pct": str(result.payment_pct),
-              "service_fee": result.service_fee, "operations": result.operations}  # fmt: skip
+              "service_fee": result.service_fee, "operations": result.operations,
+              "ownership": result.ownership}  # fmt: skip
     await tx.conn.execute(
         """INSERT INTO capitation_payments (run_id, month, kode_faskes, amount, detail)
            VALUES ($1, $2, $3, $4, $5::jsonb)""",

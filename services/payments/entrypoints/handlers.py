@@ -98,7 +98,8 @@ async def execute_run(tx: Tx, order: RunOrder, policy: PolicySettings, clock: Cl
         log.info("payment run already applied", run_id=order.run_id)
         return False
     payables = {p.id: p for p in await repo.open_payables(tx.conn, lock=True)}
-    plan = plan_run((p.as_open() for p in payables.values()), order.funds, paid_on, policy.penalty_method)
+    owed_back = await repo.receivables(tx.conn)  # VEDIKA recoveries, netted from each hospital's payments
+    plan = plan_run((p.as_open() for p in payables.values()), order.funds, paid_on, policy.penalty_method, owed_back)
     for planned in plan.payments:
         payable = payables[planned.payable.id]
         payment_id, entries = await repo.record_payment(
@@ -109,7 +110,8 @@ async def execute_run(tx: Tx, order: RunOrder, policy: PolicySettings, clock: Cl
     await repo.finish_run(tx.conn, order.run_id, len(plan.payments), plan.paid_total, plan.remaining)
     log.info(
         "payment run applied", run_id=order.run_id, paid=len(plan.payments), total=plan.paid_total,
-        remaining=plan.remaining, open_left=len(payables) - len(plan.payments), requested_by=order.requested_by,
+        remaining=plan.remaining, recovered=plan.recovered_total, open_left=len(payables) - len(plan.payments),
+        requested_by=order.requested_by,
         approved_by=order.approved_by,
     )  # fmt: skip
     return True
@@ -133,6 +135,8 @@ def paid_event(
         approved_amount=payable.amount,
         penalty=planned.penalty,
         total_paid=planned.total,
+        recovered_amount=planned.recovered,
+        net_paid=planned.net,
         due_on=payable.due_on,
         paid_on=paid_on,
         days_late=planned.days_late,
@@ -180,17 +184,27 @@ def refuse_early(command: Envelope) -> None:
 
 
 async def _correctable(tx: Tx, command: PaymentCorrectionRequested) -> repo.PayableRow:
-    """The paid payable a correction recovers from; refused when there is none or it recovers too much."""
+    """The paid payable a correction recovers from; refused when there is none or it recovers too much.
+
+    All corrections of one payment together recover at most what was paid for it (the approved
+    amount; the penalty was BPJS's own lateness): two 60 % findings never recover 120 %. The second
+    is refused whole, by name, rather than silently capped: a VEDIKA reviewer must reconcile the
+    findings and request what is really owed. The payable row is locked so two concurrent
+    corrections are judged one after the other.
+    """
     c = command.payload
     assert command.claim_id is not None
-    payable = await repo.paid_payable(tx.conn, command.claim_id, c.verification_seq)
+    payable = await repo.paid_payable(tx.conn, command.claim_id, c.verification_seq, lock=True)
     if payable is None:
         raise PermanentError(
             "correction-not-paid", f"claim_id {command.claim_id} seq {c.verification_seq}: no paid payable to correct"
         )
-    if c.recover_amount > payable.amount:
+    already = await repo.corrected_so_far(tx.conn, payable.id)
+    if already + c.recover_amount > payable.amount:
         raise PermanentError(
-            "correction-amount", f"recover_amount {c.recover_amount} exceeds the amount paid {payable.amount}"
+            "correction-exceeds-paid",
+            f"recover_amount {c.recover_amount} plus {already} already recovered by earlier corrections of claim_id "
+            f"{command.claim_id} seq {c.verification_seq} exceeds the amount paid {payable.amount}",
         )
     return payable
 

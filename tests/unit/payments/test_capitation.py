@@ -60,8 +60,8 @@ def test_klinik_with_partial_scores() -> None:
     assert r.kbk_score == Fraction(31, 10)  # 0.4*3 + 0.5*3 + 0.1*4 = 1.2 + 1.5 + 0.4 = 3.1
     assert r.payment_pct == 95  # 3 <= 3.1 < 4
     assert r.amount_payable == 84_963_725  # 89_435_500 * 0.95 = 89_435_500 - 4_471_775
-    assert r.service_fee == 50_978_235  # 84_963_725 * 0.6
-    assert r.operations == 33_985_490  # 84_963_725 - 50_978_235
+    # A private clinic is not bound by the 60/40 split (Permenkes 21/2016 binds local-government FKTPs).
+    assert (r.service_fee, r.operations, r.ownership) == (None, None, "swasta")
     assert r.due_on == date(2026, 8, 18)  # 15 Sat, 16 Sun, 17 Mon Independence Day -> Tue 18
 
 
@@ -73,8 +73,7 @@ def test_rounding_half_up() -> None:
     assert r.kbk_score == 2  # scores 2/2/2: 0.4*2 + 0.5*2 + 0.1*2
     assert r.payment_pct == Fraction(185, 2)  # 92.5 %
     assert r.amount_payable == 76_782_678  # 83_008_300 * 0.925 = 76_782_677.5 -> half up
-    assert r.service_fee == 46_069_607  # 76_782_678 * 0.6 = 46_069_606.8 -> 46_069_607
-    assert r.operations == 30_713_071  # 76_782_678 - 46_069_607
+    assert (r.service_fee, r.operations) == (None, None)  # a private doctor: no split mandated
     assert r.due_on == date(2026, 1, 15)  # a Thursday, a working day
 
 
@@ -97,7 +96,7 @@ def test_dentist_without_kbk() -> None:
     assert r.kbk_score is None
     assert r.payment_pct == 100
     assert r.amount_payable == 36_000_000  # 9_000 * 4_000
-    assert (r.service_fee, r.operations) == (21_600_000, 14_400_000)
+    assert (r.service_fee, r.operations) == (None, None)  # a private dentist: no split mandated
     assert r.due_on == date(2025, 6, 16)  # 15 June 2025 is a Sunday
 
 
@@ -120,7 +119,7 @@ def test_score_on_a_band_edge() -> None:
 
 
 def test_service_fee_share_is_a_parameter() -> None:
-    row = FktpRow("0101G005", "dokter_gigi", 9_000, 1, True)
+    row = FktpRow("0101G005", "dokter_gigi", 9_000, 1, True, ownership="pemda")
     r = compute_capitation(row, 2025, 6, CAL, TABLES, service_fee_share=Fraction(70, 100))
     assert (r.service_fee, r.operations) == (25_200_000, 10_800_000)  # 36_000_000 * 70 % / 30 %
 
@@ -228,3 +227,29 @@ def test_kbk_tables_are_checked() -> None:
         parse_payment_bands("min_score,payment_pct\n0,90\n0,95\n")
     with pytest.raises(CsvTableError, match="line 2, column payment_pct"):
         parse_payment_bands("min_score,payment_pct\n0,101\n")
+
+
+def test_the_60_40_split_binds_only_local_government_fktps() -> None:
+    # A klinik pratama owned by a local government splits like a puskesmas; the same clinic private does not.
+    private = FktpRow("0101K002", "klinik_pratama", 7_777, 1, False, kbk("140", "2.2", "5"))
+    owned_by_pemda = FktpRow("0101K002", "klinik_pratama", 7_777, 1, False, kbk("140", "2.2", "5"), "pemda")
+    central = FktpRow("0101K002", "klinik_pratama", 7_777, 1, False, kbk("140", "2.2", "5"), "pusat")  # TNI/Polri
+    p, g, c = (compute_capitation(r, 2026, 8, CAL, TABLES) for r in (private, owned_by_pemda, central))
+    assert p.amount_payable == g.amount_payable == c.amount_payable == 84_963_725  # the same money either way
+    assert (g.service_fee, g.operations) == (50_978_235, 33_985_490)  # 84_963_725 x 0.6; the remainder
+    assert (p.service_fee, p.operations) == (None, None)
+    assert (c.service_fee, c.operations) == (None, None)
+    # A puskesmas is a local-government unit unless stated otherwise.
+    assert FktpRow("0101P001", "puskesmas", 1, 1, True).owner == "pemda"
+
+
+def test_ownership_column_is_optional_and_checked() -> None:
+    header = "kode_faskes,facility_type,registered_members,doctors,has_dentist,ownership,"
+    header += "contact_rate_per_mille,non_specialist_referral_pct,controlled_prolanis_pct\n"
+    rows, errors = parse_members_csv(
+        header + "0101K001,klinik_pratama,100,1,no,pemda,,,\n0101K002,klinik_pratama,100,1,no,,,,\n"
+        "0101K003,klinik_pratama,100,1,no,negeri,,,\n"
+    )
+    assert [(r.kode_faskes, r.ownership) for r in rows] == [("0101K001", "pemda"), ("0101K002", None)]
+    assert [(e.line, e.column) for e in errors] == [(4, "ownership")]
+    assert "must be one of pemda, pusat, swasta, got 'negeri'" in errors[0].rule
