@@ -136,18 +136,18 @@ def hospital_code(h: int) -> str:
 def claim_for(rng: random.Random, kode_rs: str, card: str, sep: str, discharged: date, kind: Kind) -> ClaimData:
     """An appendectomy episode (K-1), adapted to the kind."""
     los = rng.randint(2, 6)
-    diagnosa = ["K35.8"]
+    diagnosa = ["K35.9"]
     docs = [
         DocumentRef(doc_type="resume_medis", ref=f"RM/{sep}"),
         DocumentRef(doc_type="informed_consent", ref=f"IC/{sep}"),
         DocumentRef(doc_type="billing_detail", ref=f"BILL/{sep}"),
     ]
     if kind == Kind.INVALID_CODE:
-        diagnosa = ["K35.8", "Z99.99"]  # not a WHO ICD-10 code
+        diagnosa = ["K35.9", "Z99.99"]  # not an ICD-10 2010 code
     if kind in (Kind.PEND_RESUBMIT, Kind.PEND_EXPIRE):
         docs = [d for d in docs if d.doc_type != "informed_consent"]
     if kind in (Kind.ADJUST_ACCEPTED, Kind.ADJUST_UPHELD, Kind.ADJUST_DENIED):
-        diagnosa = ["K35.8", "N17.9"]  # acute kidney failure: severity III, no supporting result attached
+        diagnosa = ["K35.9", "N17.9"]  # acute kidney failure: severity III, no supporting result attached
     if kind in (Kind.HELD_REVIEWED, Kind.HELD_DEEMED):
         los = rng.randint(14, 20)  # beyond the expected stay for K-1
     bill = TarifRS(

@@ -25,7 +25,7 @@ def submission(claim_id: str, revision: int, *, bad: bool = False) -> ClaimSubmi
     claim = doc["payload"]["claim"]
     claim["tarif_rs"]["obat"] += revision * 1000  # each revision is a different claim content
     if bad:
-        claim["diagnosa"] = ["K35.8", "Z99.99"]  # an unknown ICD-10 code
+        claim["diagnosa"] = ["K35.9", "Z99.99"]  # an unknown ICD-10 code
     event = parse_event_obj(doc)
     assert isinstance(event, ClaimSubmitted)
     return event

@@ -88,8 +88,12 @@ REASON_TEXTS: Final[dict[str, tuple[str, str]]] = {
         "No diagnosis; a principal diagnosis is required",
     ),
     "G-ICD10-UNKNOWN": (
-        "Kode diagnosis '{value}' tidak ada dalam ICD-10 WHO 2019",
-        "Diagnosis code '{value}' is not in WHO ICD-10 2019",
+        "Kode diagnosis '{value}' tidak ada dalam {edition}",
+        "Diagnosis code '{value}' is not in {edition}",
+    ),
+    "G-ICD10-EDITION": (
+        "Kode diagnosis '{value}' tidak ada dalam {edition}, edisi yang berlaku (kode {other}){use_id}",
+        "Diagnosis code '{value}' is not in {edition}, the edition in force (a {other} code){use_en}",
     ),
     "G-ICD10-CATEGORY": (
         "Kode diagnosis '{value}' adalah kategori; gunakan subkategori ({children})",
@@ -104,8 +108,8 @@ REASON_TEXTS: Final[dict[str, tuple[str, str]]] = {
         "Code '{value}' is an ICD-9-CM procedure code, not a diagnosis",
     ),
     "G-ICD9-UNKNOWN": (
-        "Kode tindakan '{value}' tidak ada dalam ICD-9-CM",
-        "Procedure code '{value}' is not in ICD-9-CM",
+        "Kode tindakan '{value}' tidak ada dalam {edition}",
+        "Procedure code '{value}' is not in {edition}",
     ),
     "G-ICD9-CATEGORY": (
         "Kode tindakan '{value}' adalah kategori; gunakan kode lengkap",
@@ -131,6 +135,14 @@ REASON_TEXTS: Final[dict[str, tuple[str, str]]] = {
     "G-UPGRADE-OUTPATIENT": (
         "Naik kelas hanya berlaku untuk rawat inap",
         "A class upgrade applies to inpatient care only",
+    ),
+    "G-UPGRADE-PCT": (
+        "add_payment_pct {value} melebihi batas {cap}% dari tarif kelas 1 (PMK 3/2023 Pasal 48)",
+        "add_payment_pct {value} exceeds the cap of {cap}% of the class-1 tariff (PMK 3/2023 Art. 48)",
+    ),
+    "G-UPGRADE-LOS": (
+        "Lama naik kelas {value} hari melebihi lama rawat {los} hari",
+        "Upgrade length {value} days exceeds the length of stay {los} days",
     ),
     # special CMG
     "G-SPECIAL-CMG-UNKNOWN": (

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from services.grouper.domain.cmg import NEONATAL_CMG, OBSTETRIC_CMG, CmgTable, load_cmg_table
-from services.grouper.domain.codes import CodeSets, load_code_sets
+from services.grouper.domain.codes import CodeSets, check_editions, load_code_sets
 from services.grouper.domain.csvdata import DATA_DIR, read_table
 from services.grouper.domain.groups import GroupTable, load_group_table
 from services.grouper.domain.procedures import PROC_CLASSES, ProcedureTable, load_procedure_table
@@ -62,7 +62,7 @@ class GrouperTables:
 def check_consistency(tables: GrouperTables) -> None:
     """Fail at load time, not on a claim, when tables disagree with each other."""
     groups = tables.groups
-    unknown_procs = {k[2] for k in groups.by_proc} - tables.procedures.groups.keys()
+    unknown_procs = ({k[2] for k in groups.by_proc} | {k[1] for k in groups.cross}) - tables.procedures.groups.keys()
     unknown_classes = {k[2] for k in groups.by_proc_class} - set(PROC_CLASSES)
     if unknown_procs or unknown_classes:
         raise ValueError(f"cbg_groups.csv: unknown procedure keys {sorted(unknown_procs | unknown_classes)}")
@@ -83,6 +83,7 @@ def check_consistency(tables: GrouperTables) -> None:
     )
     if bad_patterns:
         raise ValueError(f"special_cmg.csv: applies_to names unknown CMGs in {bad_patterns}")
+    check_editions(((t.manifest.icd10_edition, t.manifest.icd9cm_edition) for t in tables.tariffs.tables), tables.codes)
 
 
 def load_hospital_classes(data_dir: Path) -> dict[str, str]:
@@ -92,7 +93,7 @@ def load_hospital_classes(data_dir: Path) -> dict[str, str]:
 
 @cache
 def cached_code_sets() -> CodeSets:
-    """The ICD code sets, built once per process."""
+    """The ICD code sets the grouping tables are resolved against (the default editions), built once."""
     return load_code_sets()
 
 

@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from services.grouper.domain.codes import DEFAULT_ICD9CM_EDITION, DEFAULT_ICD10_EDITION
+
 TARIFF_COLUMNS = ("code", "regional", "kelas_rs", "tarif_kelas_1", "tarif_kelas_2", "tarif_kelas_3")
 TARIFF_REGIONS = (1, 2, 3, 4, 5)
 MANIFEST_SUFFIX = ".json"
@@ -37,6 +39,9 @@ class TariffManifest:
     label: str
     file: str
     sha256: str
+    # The code-set editions claims are validated with while this table is in force.
+    icd10_edition: str = DEFAULT_ICD10_EDITION
+    icd9cm_edition: str = DEFAULT_ICD9CM_EDITION
 
     def covers(self, day: date) -> bool:
         """True when `day` is inside the effective period."""
@@ -51,6 +56,8 @@ class TariffManifest:
             "label": self.label,
             "file": self.file,
             "sha256": self.sha256,
+            "icd10_edition": self.icd10_edition,
+            "icd9cm_edition": self.icd9cm_edition,
         }
 
 
@@ -107,6 +114,8 @@ def parse_manifest(data: Mapping[str, Any]) -> TariffManifest:
         label=str(data.get("label", "")),
         file=str(data["file"]),
         sha256=str(data["sha256"]),
+        icd10_edition=str(data.get("icd10_edition", DEFAULT_ICD10_EDITION)),
+        icd9cm_edition=str(data.get("icd9cm_edition", DEFAULT_ICD9CM_EDITION)),
     )
 
 

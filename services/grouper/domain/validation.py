@@ -16,10 +16,11 @@ from functools import lru_cache
 from typing import Final
 
 from services.grouper.domain.cmg import NEONATE_MAX_AGE_DAYS
-from services.grouper.domain.codes import CodeSets
+from services.grouper.domain.codes import CodeSets, edition_code_sets
+from services.grouper.domain.pricing import UPGRADE_MAX_PERCENT
 from services.grouper.domain.reasons import reason
 from services.grouper.domain.tables import GrouperTables
-from services.grouper.domain.tariffs import TARIFF_REGIONS
+from services.grouper.domain.tariffs import TARIFF_REGIONS, NoTariffTableError
 from shared.events import ClaimData, Reason, TarifRS
 
 SEP_PATTERN: Final = re.compile(r"(?P<hospital>[0-9]{4}[A-Z][0-9]{3})(0[1-9]|1[0-2])[0-9]{2}V[0-9]{6}")
@@ -41,15 +42,31 @@ NOT_PRINCIPAL_KIND_TEXT: Final = {
 
 def validate_claim(claim: ClaimData, tables: GrouperTables) -> list[Reason]:
     """Every problem that keeps the claim from being grouped, in a stable order."""
+    codes = codes_in_force(claim, tables)
     return [
         *check_identifiers(claim, tables),
         *check_episode(claim),
         *check_bill(claim),
-        *check_diagnoses(claim, tables),
-        *check_procedures(claim, tables.codes),
+        *check_diagnoses(claim, tables, codes),
+        *check_procedures(claim, codes),
         *check_upgrade(claim),
         *check_special_codes(claim, tables),
     ]
+
+
+def codes_in_force(claim: ClaimData, tables: GrouperTables) -> CodeSets:
+    """The code-set editions of the tariff table in force on the discharge date.
+
+    Without a table in force the grouping tables' editions are used: the engine then refuses
+    the claim for want of a tariff table (G-TARIFF-NONE-EFFECTIVE), after any code problems.
+    """
+    try:
+        manifest = tables.tariffs.select(claim.tgl_pulang).manifest
+    except NoTariffTableError:
+        return tables.codes
+    if (manifest.icd10_edition, manifest.icd9cm_edition) == (tables.codes.icd10_edition, tables.codes.icd9cm_edition):
+        return tables.codes
+    return edition_code_sets(manifest.icd10_edition, manifest.icd9cm_edition)
 
 
 @lru_cache(maxsize=8192)
@@ -138,15 +155,14 @@ def check_bill(claim: ClaimData) -> list[Reason]:
     return out
 
 
-def check_diagnoses(claim: ClaimData, tables: GrouperTables) -> list[Reason]:
-    """ICD-10 codes known, complete, principal acceptable, not procedures, not repeated."""
+def check_diagnoses(claim: ClaimData, tables: GrouperTables, codes: CodeSets) -> list[Reason]:
+    """ICD-10 codes in the edition in force, complete, principal acceptable, not procedures, not repeated."""
     out = [] if claim.diagnosa else [reason("G-DIAG-EMPTY", "diagnosa")]
-    codes = tables.codes
     first_seen: dict[str, int] = {}
     for i, raw in enumerate(claim.diagnosa):
         code = codes.diagnosis(raw)
         if code is None or code not in codes.icd10_leaves or (i == 0 and code in tables.cmg.not_principal):
-            out.append(diagnosis_problem(i, raw, code, tables))
+            out.append(diagnosis_problem(i, raw, code, tables, codes))
         key = code or raw.strip().upper()
         if key in first_seen:
             out.append(reason("G-DUPLICATE-CODE", f"diagnosa[{i}]", value=raw, first=f"diagnosa[{first_seen[key]}]"))
@@ -154,15 +170,29 @@ def check_diagnoses(claim: ClaimData, tables: GrouperTables) -> list[Reason]:
     return out
 
 
-def diagnosis_problem(i: int, raw: str, code: str | None, tables: GrouperTables) -> Reason:
-    """The reason a diagnosis code is refused (unknown, a procedure, a category, not principal)."""
-    field, codes = f"diagnosa[{i}]", tables.codes
+def diagnosis_problem(i: int, raw: str, code: str | None, tables: GrouperTables, codes: CodeSets) -> Reason:
+    """The reason a diagnosis code is refused (other edition, unknown, a procedure, a category, not principal)."""
+    field = f"diagnosa[{i}]"
     if code is None:
-        return reason("G-PROC-AS-DIAG" if codes.procedure(raw) else "G-ICD10-UNKNOWN", field, value=raw)
+        return unknown_diagnosis(field, raw, codes)
     if code not in codes.icd10_leaves:
         return reason("G-ICD10-CATEGORY", field, value=raw, children=_children_text(codes, code))
     kind_id, kind_en = NOT_PRINCIPAL_KIND_TEXT[tables.cmg.not_principal[code]]
     return reason("G-ICD10-NOT-PRINCIPAL", field, value=raw, kind_id=kind_id, kind_en=kind_en)
+
+
+def unknown_diagnosis(field: str, raw: str, codes: CodeSets) -> Reason:
+    """Not in the edition in force: a code of another known edition (with what to use), a procedure code, or unknown."""
+    edition = codes.icd10_edition
+    other = codes.other_edition(raw)
+    if other is not None:
+        use_id, use_en = (f"; gunakan {other.use}", f"; use {other.use}") if other.use else ("", "")
+        return reason(
+            "G-ICD10-EDITION", field, value=raw, edition=edition, other=other.edition, use_id=use_id, use_en=use_en
+        )
+    if codes.procedure(raw):
+        return reason("G-PROC-AS-DIAG", field, value=raw)
+    return reason("G-ICD10-UNKNOWN", field, value=raw, edition=edition)
 
 
 def _children_text(codes: CodeSets, code: str) -> str:
@@ -181,7 +211,7 @@ def check_procedures(claim: ClaimData, codes: CodeSets) -> list[Reason]:
         code = codes.procedure(entry.code)
         if code is None:
             unknown = "G-DIAG-AS-PROC" if codes.diagnosis(entry.code) else "G-ICD9-UNKNOWN"
-            out.append(reason(unknown, field, value=entry.code))
+            out.append(reason(unknown, field, value=entry.code, edition=codes.icd9cm_edition))
         elif code not in codes.icd9_leaves:
             out.append(reason("G-ICD9-CATEGORY", field, value=entry.code))
         key = code or entry.code.strip().upper()
@@ -203,6 +233,11 @@ def check_upgrade(claim: ClaimData) -> list[Reason]:
         out.append(reason("G-UPGRADE-TARGET", "upgrade_class_class"))
     elif claim.kelas_rawat in (1, 2, 3) and UPGRADE_TARGET_RANK[target] >= claim.kelas_rawat:
         out.append(reason("G-UPGRADE-NOT-HIGHER", "upgrade_class_class", value=target, kelas_rawat=claim.kelas_rawat))
+    if claim.add_payment_pct is not None and claim.add_payment_pct > UPGRADE_MAX_PERCENT:
+        out.append(reason("G-UPGRADE-PCT", "add_payment_pct", value=claim.add_payment_pct, cap=UPGRADE_MAX_PERCENT))
+    if claim.upgrade_class_los is not None and claim.upgrade_class_los > claim.length_of_stay:
+        los = claim.length_of_stay
+        out.append(reason("G-UPGRADE-LOS", "upgrade_class_los", value=claim.upgrade_class_los, los=los))
     return out
 
 

@@ -22,7 +22,7 @@ BASE_CLAIM: dict[str, Any] = {
     "tgl_pulang": date(2023, 5, 4),
     "jenis_rawat": 1,
     "kelas_rawat": 2,
-    "diagnosa": ["K35.8"],
+    "diagnosa": ["K35.9"],
     "procedure": [],
     "tarif_rs": TarifRS(prosedur_bedah=4_000_000, kamar=1_500_000, obat=500_000),
     "coder_nik": "3171234567890001",

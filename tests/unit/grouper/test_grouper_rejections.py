@@ -55,10 +55,10 @@ REJECTION_CASES: list[Any] = [
         make_claim(tarif_rs=TarifRS(kamar=1_000_000, obat=-5)), "G-AMOUNT-NEGATIVE", "tarif_rs.obat", id="negative"
     ),
     pytest.param(make_claim(diagnosa=[]), "G-DIAG-EMPTY", "diagnosa", id="no-diagnosis"),
-    pytest.param(make_claim(diagnosa=["K35.8", "K99.9"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-unknown"),
+    pytest.param(make_claim(diagnosa=["K35.9", "K99.9"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-unknown"),
     # A code that is not spelled like one ("I.210", "A00-A09", "47.99x") never reaches the grouper:
     # the contract refuses it (tests/unit/test_contract.py). Well-formed but unknown codes are ours.
-    pytest.param(make_claim(diagnosa=["K35.8", "K99"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-unknown-category"),
+    pytest.param(make_claim(diagnosa=["K35.9", "K99"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-unknown-category"),
     pytest.param(make_claim(diagnosa=["I21"]), "G-ICD10-CATEGORY", "diagnosa[0]", id="icd10-category"),
     pytest.param(make_claim(diagnosa=["V01.0"]), "G-ICD10-NOT-PRINCIPAL", "diagnosa[0]", id="external-cause"),
     pytest.param(make_claim(diagnosa=["G01"]), "G-ICD10-NOT-PRINCIPAL", "diagnosa[0]", id="asterisk-code"),
@@ -66,7 +66,7 @@ REJECTION_CASES: list[Any] = [
     pytest.param(make_claim(procedure=["4798"]), "G-ICD9-UNKNOWN", "procedure[0].code", id="icd9-unknown-undotted"),
     pytest.param(make_claim(procedure=["47.0"]), "G-ICD9-CATEGORY", "procedure[0].code", id="icd9-category"),
     pytest.param(
-        make_claim(diagnosa=["K35.8", "E11.9", "K358"]), "G-DUPLICATE-CODE", "diagnosa[2]", id="duplicate-diagnosis"
+        make_claim(diagnosa=["K35.9", "E11.9", "K359"]), "G-DUPLICATE-CODE", "diagnosa[2]", id="duplicate-diagnosis"
     ),
     pytest.param(
         make_claim(procedure=["47.09", ProcedureEntry(code="4709", qty=2)]),
@@ -92,6 +92,18 @@ REJECTION_CASES: list[Any] = [
         "G-UPGRADE-OUTPATIENT",
         "upgrade_class_ind",
         id="upgrade-outpatient",
+    ),
+    pytest.param(
+        make_claim(kelas_rawat=1, upgrade_class_ind=True, upgrade_class_class="vip", add_payment_pct=80),
+        "G-UPGRADE-PCT",
+        "add_payment_pct",
+        id="upgrade-share-above-75-percent",
+    ),
+    pytest.param(
+        make_claim(upgrade_class_ind=True, upgrade_class_class="kelas_1", upgrade_class_los=4),
+        "G-UPGRADE-LOS",
+        "upgrade_class_los",
+        id="upgrade-longer-than-the-stay",
     ),
     pytest.param(make_claim(special_cmg=["RR99"]), "G-SPECIAL-CMG-UNKNOWN", "special_cmg[0]", id="special-unknown"),
     pytest.param(
@@ -132,7 +144,7 @@ REJECTION_CASES: list[Any] = [
         "diagnosa[0]",
         id="perinatal-adult",
     ),
-    pytest.param(make_claim(diagnosa=["U09.9"]), "G-UNGROUPABLE-NO-CMG", "diagnosa[0]", id="ungroupable-no-cmg"),
+    pytest.param(make_claim(diagnosa=["U09.9"]), "G-ICD10-EDITION", "diagnosa[0]", id="emergency-code-not-in-2010"),
     pytest.param(
         make_claim(tgl_masuk=date(2022, 12, 1), tgl_pulang=date(2022, 12, 31)),
         "G-TARIFF-NONE-EFFECTIVE",
@@ -159,16 +171,16 @@ def unchecked_claim(**changes: Any) -> ClaimData:
 # the grouper still names them for a caller that builds claims without validating them.
 PAST_THE_CONTRACT_CASES: list[Any] = [
     pytest.param(
-        unchecked_claim(diagnosa=["K35.8", "47.09"]), "G-PROC-AS-DIAG", "diagnosa[1]", id="procedure-as-diagnosis"
+        unchecked_claim(diagnosa=["K35.9", "47.09"]), "G-PROC-AS-DIAG", "diagnosa[1]", id="procedure-as-diagnosis"
     ),
     pytest.param(
-        unchecked_claim(procedure=[ProcedureEntry.model_construct(code="K35.8", qty=1)]),
+        unchecked_claim(procedure=[ProcedureEntry.model_construct(code="K35.9", qty=1)]),
         "G-DIAG-AS-PROC",
         "procedure[0].code",
         id="diagnosis-as-procedure",
     ),
     pytest.param(
-        unchecked_claim(diagnosa=["K35.8", "I.210"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-dot-misplaced"
+        unchecked_claim(diagnosa=["K35.9", "I.210"]), "G-ICD10-UNKNOWN", "diagnosa[1]", id="icd10-dot-misplaced"
     ),
 ]
 
@@ -180,9 +192,10 @@ def test_codes_the_contract_refuses_are_still_named_past_it(claim: ClaimData, co
 
 
 def test_every_reason_code_in_the_table_has_a_case() -> None:
-    # Engine tests cover G-TARIFF-MISSING; the service answers G-REVISION-REUSED (tests/integration).
+    # Engine tests cover G-TARIFF-MISSING; the service answers G-REVISION-REUSED (tests/integration);
+    # test_grouper_codesets.py covers G-UNGROUPABLE-NO-CMG (only a gap in the tables reaches it).
     cases = REJECTION_CASES + PAST_THE_CONTRACT_CASES
-    covered = {p.values[1] for p in cases} | {"G-TARIFF-MISSING", "G-REVISION-REUSED"}
+    covered = {p.values[1] for p in cases} | {"G-TARIFF-MISSING", "G-REVISION-REUSED", "G-UNGROUPABLE-NO-CMG"}
     assert covered == set(REASON_TEXTS)
 
 
@@ -192,7 +205,7 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
         nomor_kartu="123",
         kelas_rawat=5,
         tgl_pulang=ADMITTED - timedelta(days=2),
-        diagnosa=["I21", "K35.8", "X99.9", "K35.8"],
+        diagnosa=["I21", "K35.9", "X99.9", "K35.9"],
         procedure=["89.99"],
         tarif_rs=TarifRS(obat=-1, alkes=-2),
         upgrade_class_ind=True,

@@ -77,16 +77,16 @@ def test_cmg_letters_are_the_ina_cbg_ones() -> None:
     assert "".join(TABLES.cmg.acute_cmgs()) == "ABCDEFGHIJKLMNOPQSTUVWZ"
 
 
-def test_only_emergency_use_codes_have_no_cmg() -> None:
-    no_cmg = [c for c in TABLES.principal_codes() if c not in TABLES.cmg.by_principal]
-    assert no_cmg and all(c.startswith(("U07", "U08", "U09")) for c in no_cmg)
-    assert "U07.1" not in no_cmg  # COVID-19 groups (to A)
+def test_every_principal_code_of_icd10_2010_has_a_cmg() -> None:
+    # The WHO 2019 emergency codes (U07-U09) that had none are not in ICD-10 2010.
+    assert [c for c in TABLES.principal_codes() if c not in TABLES.cmg.by_principal] == []
 
 
-def test_code_sets_come_from_the_packages() -> None:
+def test_code_sets_are_the_shipped_2010_editions() -> None:
     codes = TABLES.codes
+    assert (codes.icd10_edition, codes.icd9cm_edition) == ("ICD-10 2010", "ICD-9-CM 2010")
     assert len(codes.icd9_leaves) == 3882  # CMS ICD-9-CM v32 procedures
-    assert len(codes.icd10_leaves) > 10_000  # WHO ICD-10 2019
+    assert len(codes.icd10_leaves) > 10_000
     assert codes.diagnosis("i210") == "I21.0" and codes.procedure("4709") == "47.09"
     assert set(TABLES.procedures.by_code) == codes.icd9_leaves  # every procedure has a group
 
@@ -95,4 +95,4 @@ def test_external_causes_and_asterisk_codes_are_not_principal() -> None:
     assert TABLES.cmg.not_principal["V01.0"] == "external_cause"
     assert TABLES.cmg.not_principal["Y98"] == "external_cause"
     assert TABLES.cmg.not_principal["G01"] == "asterisk"
-    assert "K35.8" not in TABLES.cmg.not_principal
+    assert "K35.9" not in TABLES.cmg.not_principal

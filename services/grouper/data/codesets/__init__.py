@@ -1,0 +1,1 @@
+"""Code-set editions (ICD-10, ICD-9-CM) as data files; see generate.py and editions.csv."""
