@@ -92,6 +92,10 @@ def _check_amounts(
             report.problems.append(f"{c.claim_id}: paid seq {p.payload.verification_seq} never verified")
             continue
         due = calendar.add_working_days(v.payload.verified_on, payment_days)
+        main = verified.get(0)
+        if p.payload.verification_seq >= 1 and main is not None:
+            # An upheld dispute's supplementary amount is due on the main verification's date (DOMAIN.md).
+            due = min(due, calendar.add_working_days(main.payload.verified_on, payment_days))
         penalty = late_penalty(v.payload.approved_amount, due, p.payload.paid_on, method)
         if (p.payload.approved_amount, p.payload.due_on, p.payload.penalty) != (
             v.payload.approved_amount,
