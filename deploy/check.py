@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 from pydantic_settings import BaseSettings
 
-from deploy import check_access
+from deploy import check_access, licences
 from shared.services import SERVICE_NAMES
 from shared.topics import EVENT_TOPICS, LOG_APPEND_TIME, MS_PER_DAY, TIMESTAMP_TYPE, all_topics
 
@@ -1083,6 +1083,7 @@ def checks() -> dict[str, Callable[[], list[str]]]:
     table["kafka-acls-generated"] = kafka_acls_problems
     table["dockerfile"] = dockerfile_problems
     table["image-dependencies"] = image_dependency_problems
+    table["licences"] = licences.licence_problems  # dependency tree and data sets (deploy/licences.py)
     return table
 
 
