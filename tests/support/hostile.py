@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -86,6 +87,8 @@ def fresh(event_type: type[Envelope], key: str) -> dict[str, Any]:
     doc = example(event_type_name(event_type))
     doc["event_id"] = str(uuid.uuid4())
     doc["correlation_id"] = str(uuid.uuid4())
+    # Made now, as a live sender would: the services run on the real clock and refuse stale commands.
+    doc["occurred_at"] = datetime.now(UTC).isoformat()
     set_key(doc, key)
     return doc
 
@@ -114,6 +117,7 @@ FILLERS: dict[str, Any] = {
         "amount": 0,
     },
     "signature": {"key_id": "operator-1", "value": "c2lnbmF0dXJl"},
+    "payload.grouping.severity_basis": {"code": "E11.9", "level": "CC"},
 }
 
 
