@@ -67,7 +67,7 @@ def fresh_stack() -> Stack:
     """
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):
         os.environ.pop(name, None)
-    stack = start_stack(topics=False)
+    stack = start_stack(topics=False, durable=True)  # measured on the storage a user gets
     atexit.register(stack.stop)  # a safety net: stop() is idempotent, the run's `finally` normally did it
     return stack
 

@@ -493,6 +493,16 @@ def goals(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+async def postgres_durability(dsn: str) -> dict[str, str]:
+    """The server's crash-safety settings, recorded with the figures (the bench runs on durable PostgreSQL)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        names = ("fsync", "synchronous_commit", "full_page_writes")
+        return {name: await conn.fetchval(f"SHOW {name}") for name in names}
+    finally:
+        await conn.close()
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "e2e", "machine": machine_facts(), "config": vars(args).copy()}
     run_start = time.monotonic()
@@ -513,6 +523,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     operators_for_this_run(Path(keys.name))
     try:
         await create_topics(stack.bootstrap_servers)
+        result["postgres"] = await postgres_durability(stack.database_url)
         print(f"stack ({stack.kind}) up; raw broker ceiling over 4 hops, {args.claims} messages", flush=True)
         raw_messages = [(key, value) for _, key, value in LazyItems(main.submissions)]
         result["raw_ceiling"] = await measure_raw_ceiling(procs, stack.bootstrap_servers, raw_messages, "e2e")

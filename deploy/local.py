@@ -45,6 +45,8 @@ class Stack:
     postgres_process: subprocess.Popen[bytes] | None = None
     # The notifier seals webhook secrets with it (services/notifier/adapters/sealing.py); production sets its own.
     notifier_secrets_key: str = field(default_factory=lambda: _notifier_secrets_key())
+    # True when the embedded PostgreSQL started on a data directory a previous stack left (make run's restart).
+    reused_data: bool = False
 
     def env(self) -> dict[str, str]:
         """Environment variables for services and tools."""
@@ -125,41 +127,61 @@ def _make_pg_traversable() -> None:
 
 
 def start_embedded_postgres(
-    stack: Stack | None = None, port: int | None = None
+    stack: Stack | None = None, port: int | None = None, *, durable: bool = False, data_dir: Path | None = None
 ) -> tuple[str, subprocess.Popen[bytes], Path]:
-    """initdb into a fresh directory and run `postgres` on a free port; returns (dsn, process, data dir)."""
+    """Run `postgres` on a free port; returns (dsn, process, data dir).
+
+    Without `data_dir`, initdb into a fresh temporary directory. With it, reuse the cluster found there
+    (initdb only when it holds none yet), so its rows survive a restart; the log goes next to it.
+    """
     user = _pg_user()
     if user is not None:
         _make_pg_traversable()
-    root = Path(tempfile.mkdtemp(prefix="jkn-pg-"))
-    os.chmod(root, 0o755)
-    data = root / "data"
-    data.mkdir(mode=0o700)
-    if user is not None:
-        shutil.chown(root, user)
-        shutil.chown(data, user)
-    subprocess.run(
-        [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"],
-        check=True,
-        capture_output=True,
-        user=user,
-    )
+    if data_dir is None:
+        root = Path(tempfile.mkdtemp(prefix="jkn-pg-"))
+        os.chmod(root, 0o755)
+        if user is not None:
+            shutil.chown(root, user)
+        data = root / "data"
+    else:
+        data = data_dir.resolve()
+        data.parent.mkdir(parents=True, exist_ok=True)
+    if not (data / "PG_VERSION").exists():
+        _initdb(data, user, durable=durable)
     port = port or free_port()
-    proc = start_postgres_process(data, port, user)
+    proc = start_postgres_process(data, port, user, durable=durable)
     dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     return dsn, proc, data
 
 
-def start_postgres_process(data: Path, port: int, user: str | None = None) -> subprocess.Popen[bytes]:
+def _initdb(data: Path, user: str | None, *, durable: bool) -> None:
+    data.mkdir(mode=0o700, exist_ok=True)
+    if user is not None:
+        shutil.chown(data, user)
+    no_sync = [] if durable else ["--no-sync"]  # a durable cluster starts on files that reached the disk
+    subprocess.run(
+        [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", *no_sync],
+        check=True,
+        capture_output=True,
+        user=user,
+    )
+
+
+# Only the test suite's throw-away server trades durability for speed; `make run`, the bench, compose and
+# Kubernetes run PostgreSQL with its defaults (fsync, synchronous_commit, full_page_writes on).
+FAST_UNSAFE_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+
+
+def start_postgres_process(
+    data: Path, port: int, user: str | None = None, *, durable: bool = False
+) -> subprocess.Popen[bytes]:
     """Start the server on an existing data directory (also used to restart it in fault tests)."""
     if user is None:
         user = _pg_user()
-    # Durability is traded for speed only on this throw-away local server (fsync off);
-    # compose and Kubernetes run PostgreSQL with its defaults.
+    unsafe = [] if durable else [arg for setting in FAST_UNSAFE_SETTINGS for arg in ("-c", setting)]
     args = [
         _pg_bin("postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(data),
-        "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        "-c", "max_connections=200", "-c", "shared_buffers=128MB",
+        *unsafe, "-c", "max_connections=200", "-c", "shared_buffers=128MB",
     ]  # fmt: skip
     log = open(data.parent / "postgres.log", "ab")  # noqa: SIM115 - handed to the child process
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, user=user, start_new_session=True)
@@ -246,8 +268,14 @@ def docker_available() -> bool:
         return False
 
 
-def start_stack(*, topics: bool = True) -> Stack:
-    """Start (or find) the broker and database, following the resolution order above."""
+def start_stack(*, topics: bool = True, durable: bool = False, data_dir: Path | None = None) -> Stack:
+    """Start (or find) the broker and database, following the resolution order above.
+
+    `durable`: the embedded PostgreSQL keeps its crash-safe defaults (`make run`, the bench); the default,
+    for the test suite, turns fsync, synchronous_commit and full_page_writes off. `data_dir`: the embedded
+    PostgreSQL's data directory, kept across stacks (else a temporary one, removed on stop). Containers
+    always run with the server's defaults; an external database is left as its operator set it.
+    """
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
     dsn = os.environ.get("DATABASE_URL", "")
     if bootstrap and dsn:
@@ -255,7 +283,7 @@ def start_stack(*, topics: bool = True) -> Stack:
     elif docker_available():
         stack = _start_containers()
     else:
-        stack = _start_embedded()
+        stack = _start_embedded(durable=durable, data_dir=data_dir)
     if topics:
         try:
             asyncio.run(create_topics(stack.bootstrap_servers))
@@ -265,11 +293,17 @@ def start_stack(*, topics: bool = True) -> Stack:
     return stack
 
 
-def _start_embedded() -> Stack:
-    dsn, pg, data = start_embedded_postgres()
-    bootstrap, broker = start_embedded_broker()
-    stack = Stack(bootstrap, dsn, "embedded", broker_process=broker, postgres_process=pg)
-    stack._stoppers.append(lambda: shutil.rmtree(data.parent, ignore_errors=True))
+def _start_embedded(*, durable: bool, data_dir: Path | None) -> Stack:
+    reused = data_dir is not None and (data_dir / "PG_VERSION").exists()
+    dsn, pg, data = start_embedded_postgres(durable=durable, data_dir=data_dir)
+    try:
+        bootstrap, broker = start_embedded_broker()
+    except BaseException:
+        _stop_process(pg, signal.SIGINT)
+        raise
+    stack = Stack(bootstrap, dsn, "embedded", broker_process=broker, postgres_process=pg, reused_data=reused)
+    if data_dir is None:
+        stack._stoppers.append(lambda: shutil.rmtree(data.parent, ignore_errors=True))
     stack._stoppers.append(lambda: _stop_process(pg, signal.SIGINT))  # SIGINT: fast shutdown
     stack._stoppers.append(lambda: _stop_process(broker))
     return stack

@@ -1,17 +1,67 @@
-"""`make run`: the local stack plus every service, their logs interleaved, Ctrl-C stops all."""
+"""`make run`: the local stack plus every service, their logs interleaved, Ctrl-C stops all.
+
+PostgreSQL runs with its durable defaults on `.local/pgdata`, kept across runs. The local broker keeps
+topics in memory only, so a restart starts it empty: before the services start, every outbox row still
+retained (published rows are kept 7 days) is marked unsent, and the relays publish them again in id order;
+consumers start from the earliest offset of the new topics and skip what their inbox already applied.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import IO
 
+import asyncpg
+from cryptography.fernet import Fernet
+
 from deploy.local import STACK_ENV, provision_service_roles, start_stack, write_env
+from shared.db import quote_ident
 from shared.services import SERVICES
+
+PG_DATA = Path(".local/pgdata")
+# The notifier's webhook secrets are sealed with this key and stored in PostgreSQL: it must outlive a restart too.
+NOTIFIER_KEY_FILE = Path(".local/notifier-secrets.key")
+
+
+def _notifier_secrets_key() -> str:
+    """NOTIFIER_SECRETS_KEY if set, else the key kept next to the data directory (made on the first run)."""
+    if key := os.environ.get("NOTIFIER_SECRETS_KEY"):
+        return key
+    if not NOTIFIER_KEY_FILE.exists():
+        NOTIFIER_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        NOTIFIER_KEY_FILE.write_text(Fernet.generate_key().decode())
+        NOTIFIER_KEY_FILE.chmod(0o600)
+    return NOTIFIER_KEY_FILE.read_text().strip()
+
+
+async def republish_retained_outbox(dsn: str) -> dict[str, int]:
+    """Mark every retained, published outbox row unsent, in every schema: {schema: rows marked}.
+
+    For a broker that lost its topics (the memory-only local one after a restart): the relays then publish
+    them again in id order. Quarantined rows are unsent already and stay quarantined. Consumers deduplicate
+    by event id in their inbox (kept 120 days, longer than the outbox keeps a row), so nothing applies twice.
+    """
+    conn = await asyncpg.connect(dsn)
+    try:
+        schemas = await conn.fetch(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox' ORDER BY 1"
+        )
+        marked: dict[str, int] = {}
+        for (schema,) in schemas:
+            status = await conn.execute(
+                f"UPDATE {quote_ident(schema)}.outbox SET sent_at = NULL WHERE sent_at IS NOT NULL"
+            )
+            marked[schema] = int(status.split()[-1])
+        return marked
+    finally:
+        await conn.close()
 
 
 def _pump(name: str, stream: IO[bytes]) -> None:
@@ -22,7 +72,8 @@ def _pump(name: str, stream: IO[bytes]) -> None:
 
 def main() -> int:
     """Start everything, wait for Ctrl-C or a service to die, stop everything."""
-    stack = start_stack()
+    os.environ["NOTIFIER_SECRETS_KEY"] = _notifier_secrets_key()
+    stack = start_stack(durable=True, data_dir=PG_DATA)
     write_env(stack)
     print(f"local stack ({stack.kind}): {stack.bootstrap_servers}  {stack.database_url}", flush=True)
     env = {**os.environ, **stack.env()}
@@ -32,6 +83,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
         own_dsn = provision_service_roles(stack)  # each service logs in as its own role (deploy/README.md)
+        if stack.reused_data:  # PostgreSQL kept its rows, the new broker is empty: publish them again
+            marked = asyncio.run(republish_retained_outbox(stack.database_url))
+            print(f"broker is new: {sum(marked.values())} retained outbox row(s) to publish again", flush=True)
         for spec in SERVICES():
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{spec.name}.app"],
