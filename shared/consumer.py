@@ -386,6 +386,7 @@ class BatchProcessor:
     ) -> tuple[list[Record], int, list[DeadLetter]]:
         """The fast path: one inbox insert and every handler in the batch's transaction; any failure aborts."""
         new = await claim_new(tx.conn, self.consumer, [(ev.event_id, rec.topic) for rec, ev in decoded])
+        await self._before_batch(tx, [ev for _, ev in decoded if ev.event_id in new])
         applied: list[Record] = []
         seen: set[Any] = set()
         for rec, ev in decoded:
@@ -404,6 +405,7 @@ class BatchProcessor:
         applied: list[Record] = []
         failed: list[DeadLetter] = []
         duplicates = 0
+        await self._before_batch(tx, [ev for _, ev in decoded])
         for rec, ev in decoded:
             mark = tx.mark()
             with _event_context(ev):
@@ -424,6 +426,12 @@ class BatchProcessor:
                     continue
             applied.append(rec)
         return applied, duplicates, failed
+
+    async def _before_batch(self, tx: Tx, events: list[Envelope]) -> None:
+        """The handler's optional `before_batch(tx, events)`: e.g. take the batch's locks up front, in one order."""
+        hook = getattr(self.handler, "before_batch", None)
+        if hook is not None and events:
+            await hook(tx, events)
 
     async def _dead_letter(self, conn: Conn, letter: DeadLetter) -> OutboxRow:
         row = dead_letter_row(letter, self.consumer)

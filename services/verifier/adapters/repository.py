@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.verifier.adapters.codec import dump_status, load_status
 from services.verifier.domain import ClaimStatus, Episode, Participant
-from shared.db import Conn
+from shared.db import Conn, advisory_key
 from shared.events import ClaimGroupedPayload, ParticipantChangedPayload
 from shared.outbox import Tx
 
@@ -21,6 +22,40 @@ async def load_claim(conn: Conn, claim_id: str, *, lock: bool = True) -> ClaimSt
         f"SELECT status::text FROM claims WHERE claim_id = $1 {'FOR UPDATE' if lock else ''}", claim_id
     )
     return load_status(text) if text is not None else None
+
+
+def sep_lock_key(nomor_sep: str) -> int:
+    """The advisory lock that serialises every claim of one SEP (duplicate-SEP rule)."""
+    return advisory_key(f"sep:{nomor_sep}")
+
+
+async def lock_in_order(conn: Conn, seps: Iterable[str], claim_ids: Iterable[str]) -> None:
+    """Take a transaction's locks in the verifier's ONE order, so no two transactions can deadlock:
+
+    1. the SEP advisory locks, ascending by key, in one statement;
+    2. the claim rows, ascending by claim_id, in one statement (FOR UPDATE under ORDER BY locks in order).
+
+    Both the consumer batch and the sweeper's chunk call this before touching any claim; locks their
+    code takes again later are already held (advisory locks are re-entrant), so they never wait.
+    """
+    keys = sorted({sep_lock_key(s) for s in seps if s})
+    if keys:
+        await conn.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS o",
+            keys,
+        )
+    ids = sorted(set(claim_ids))
+    if ids:
+        await conn.execute("SELECT 1 FROM claims WHERE claim_id = ANY($1::text[]) ORDER BY claim_id FOR UPDATE", ids)
+
+
+async def seps_of(conn: Conn, claim_ids: Sequence[str]) -> dict[str, str]:
+    """The stored SEP of each known claim (read without locks, to know which SEP locks to take first)."""
+    rows = await conn.fetch(
+        "SELECT claim_id, nomor_sep FROM claims WHERE claim_id = ANY($1::text[]) AND nomor_sep IS NOT NULL",
+        list(claim_ids),
+    )
+    return {r["claim_id"]: r["nomor_sep"] for r in rows}
 
 
 async def save_claim(

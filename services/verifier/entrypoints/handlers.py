@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from typing import Any
@@ -47,8 +48,7 @@ from services.verifier.domain.timing import acted_on
 from services.verifier.settings import VerifierSettings, get_verifier_settings
 from shared.calendar import get_calendar
 from shared.clock import DEFAULT_BUSINESS_TIMEZONE, Clock
-from shared.consumer import Handler, PermanentError
-from shared.db import advisory_key
+from shared.consumer import Handler, PermanentError, is_transient
 from shared.envelopes import follow_up, originate
 from shared.events import (
     ClaimDeadlineReminder,
@@ -124,7 +124,7 @@ class Verifier:
         p = event.payload
         # Two claims with one SEP may sit in different partitions (and instances): serialise them on the
         # SEP so the second always sees the first's verification (duplicate SEP), never both verified.
-        await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"sep:{p.claim.nomor_sep}"))
+        await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", repo.sep_lock_key(p.claim.nomor_sep))
         status = await repo.load_claim(tx.conn, event.claim_id) or ClaimStatus(event.claim_id)
         context = await repo.claim_context(tx.conn, p.claim.nomor_kartu, p.claim.nomor_sep, event.claim_id)
         check = ClaimCheck(
@@ -322,7 +322,7 @@ async def sweep_claim(
 
 async def duplicate_sep(tx: Tx, status: ClaimStatus) -> tuple[Reason, ...]:
     """Under the SEP's lock: the reason this claim may not be verified, if its SEP is verified elsewhere."""
-    await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"sep:{status.nomor_sep}"))
+    await tx.conn.execute("SELECT pg_advisory_xact_lock($1)", repo.sep_lock_key(status.nomor_sep))
     others = await repo.verified_with_same_sep(tx.conn, status.nomor_sep, status.claim_id)
     if not others:
         return ()
@@ -340,11 +340,36 @@ def make_verifier(policy: PolicySettings, clock: Clock, settings: VerifierSettin
     )
 
 
-def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
-    """The verifier's consumer: grouped claims, disputes, reviewers' and dispute team's commands, members."""
-    verifier = make_verifier(policy, clock)
+@dataclass(frozen=True)
+class VerifierHandler:
+    """The verifier's consumer: grouped claims, disputes, reviewers' and dispute team's commands, members.
 
-    async def handle(tx: Tx, event: Envelope) -> None:
+    `before_batch` (called by the kernel before a batch's handlers) takes every lock the batch will need
+    in the verifier's one lock order (repo.lock_in_order), which the sweeper follows too: without it a
+    batch took SEP and claim locks in offset order and deadlocked with the sweeper's claim_id order.
+    """
+
+    verifier: Verifier
+
+    async def before_batch(self, tx: Tx, events: Sequence[Envelope]) -> None:
+        claim_ids = [e.claim_id for e in events if e.claim_id is not None and not isinstance(e, ParticipantChanged)]
+        if not claim_ids:
+            return
+        seps = {e.payload.claim.nomor_sep for e in events if isinstance(e, ClaimGrouped)}
+        reviewed = [e.claim_id for e in events if isinstance(e, ReviewDecisionRequested) and e.claim_id]
+        try:
+            async with tx.conn.transaction():  # a savepoint: hostile values must not fail the whole batch here
+                if reviewed:
+                    seps.update((await repo.seps_of(tx.conn, reviewed)).values())
+                await repo.lock_in_order(tx.conn, seps, claim_ids)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # The handlers refuse the offending event themselves; the locks are then taken event by event.
+            log.warning("batch locks not taken up front", error=repr(exc)[:500])
+
+    async def __call__(self, tx: Tx, event: Envelope) -> None:
+        verifier = self.verifier
         if isinstance(event, ClaimGrouped):
             await verifier.on_grouped(tx, event)
         elif isinstance(event, ClaimDisputed):
@@ -358,4 +383,7 @@ def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
         else:
             raise PermanentError("unexpected-event", f"verifier does not handle {type(event).__name__}")
 
-    return handle
+
+def make_handler(policy: PolicySettings, clock: Clock) -> Handler:
+    """The verifier's consumer (see VerifierHandler)."""
+    return VerifierHandler(make_verifier(policy, clock))

@@ -52,14 +52,25 @@ async def sweep_day(ctx: ServiceContext, on: date) -> int:
     async with ctx.pool.acquire() as conn:
         claim_ids = await repo.sweepable(conn)
     moved = 0
-    for start in range(0, len(claim_ids), CHUNK):  # bounded transactions: a big backlog never holds locks long
+    todo = list(claim_ids)
+    while todo:  # bounded transactions: a big backlog never holds locks long
+        chunk, todo = todo[:CHUNK], todo[CHUNK:]
         async with ctx.pool.acquire() as conn, conn.transaction():
             tx = Tx(conn, ctx.schema)
-            for claim_id in claim_ids[start : start + CHUNK]:
+            # The consumer's lock order (SEP locks sorted, then claim rows sorted) so the two never deadlock.
+            seps = await repo.seps_of(conn, chunk)
+            await repo.lock_in_order(conn, seps.values(), chunk)
+            # A resubmission may have moved a claim to another SEP before its row lock was granted: sweeping
+            # it now would take that SEP's lock out of order, so it is swept in a later chunk instead.
+            moved_sep = [c for c, sep in (await repo.seps_of(conn, chunk)).items() if sep != seps.get(c)]
+            for claim_id in chunk:
+                if claim_id in moved_sep:
+                    continue
                 corr = await repo.correlation_of(conn, claim_id)
                 if await sweep_claim(tx, verifier, claim_id, on, corr) is not None:
                     moved += 1
             await tx.flush()
+        todo += moved_sep
     async with ctx.pool.acquire() as conn:
         metrics.REVIEW_QUEUE.set(len(await repo.review_queue(conn)))
     metrics.SWEPT.inc(moved)
