@@ -14,7 +14,8 @@ from typing import Final, Literal, get_args
 
 import holidays
 
-from shared.settings import DayUnit, PolicySettings, get_settings
+from shared.policy_types import DayUnit
+from shared.settings import PolicySettings, get_settings
 
 HolidayKind = Literal["holiday", "cuti_bersama"]
 OverrideAction = Literal["holiday", "working", "cuti_bersama"]

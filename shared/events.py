@@ -40,6 +40,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from shared import topics
+from shared.policy_types import PenaltyMethod
 
 SCHEMA_VERSION = 1
 
@@ -455,7 +456,7 @@ class ClaimPaidPayload(Contract):
     due_on: date
     paid_on: date
     days_late: Count
-    penalty_method: Literal["daily_pro_rata", "full_months", "started_months"]
+    penalty_method: PenaltyMethod
     payment_run_id: Key
     payment_id: Key
     ledger_entry_ids: list[Name] = Field(min_length=1, max_length=100)
@@ -476,7 +477,7 @@ class PaymentOverduePayload(Contract):
     as_of: date
     days_late: int = Field(ge=1, le=INT32_MAX)
     accrued_penalty: NonNegativeRupiah
-    penalty_method: Literal["daily_pro_rata", "full_months", "started_months"]
+    penalty_method: PenaltyMethod
 
 
 class ParticipantChangedPayload(Contract):

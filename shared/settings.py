@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PenaltyMethod = Literal["daily_pro_rata", "full_months", "started_months"]
+from shared.policy_types import DayUnit, PenaltyMethod
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"]
 SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
-DayUnit = Literal["working", "calendar"]
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 

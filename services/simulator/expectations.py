@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 from services.grouper.domain.engine import Grouped, group_claim
 from services.grouper.domain.tables import GrouperTables
+from services.payments.domain.due_dates import payable_due_on, payment_due_on
 from services.payments.domain.penalty import late_penalty
 from services.simulator.scenario import Kind, Plan, PlannedClaim
 from shared.calendar import WorkingCalendar
@@ -17,6 +19,7 @@ from shared.events import (
     ClaimVerified,
     Envelope,
 )
+from shared.settings import PolicySettings
 
 
 @dataclass
@@ -41,8 +44,8 @@ def check(
     states: dict[str, str],
     tables: GrouperTables,
     calendar: WorkingCalendar,
-    method: str = "daily_pro_rata",
-    payment_days: int = 15,
+    policy: PolicySettings,
+    dispute_due_from_original: bool = True,
 ) -> Report:
     """Everything the month must have produced, claim by claim; every problem is named."""
     report = Report()
@@ -53,11 +56,15 @@ def check(
         report.outcomes[state] += 1
         if state != c.final_state:
             report.problems.append(f"{c.claim_id} ({c.kind}): ended {state}, expected {c.final_state}")
-        _check_amounts(c, seen, tables, calendar, method, payment_days, report)
+        _check_amounts(c, seen, tables, calendar, policy, dispute_due_from_original, report)
         for p in (e for e in seen if isinstance(e, ClaimPaid)):
             paid_keys[(c.claim_id, p.payload.verification_seq)] += 1
     report.problems += [f"{k[0]} seq {k[1]} paid {n} times" for k, n in paid_keys.items() if n > 1]
     return report
+
+
+def _due_after(verified: ClaimVerified, calendar: WorkingCalendar, policy: PolicySettings) -> date:
+    return payment_due_on(verified.payload.verified_on, calendar, policy.payment_days, policy.payment_day_unit)
 
 
 def _final_state(seen: list[Envelope], verifier_state: str | None) -> str:
@@ -71,8 +78,8 @@ def _check_amounts(
     seen: list[Envelope],
     tables: GrouperTables,
     calendar: WorkingCalendar,
-    method: str,
-    payment_days: int,
+    policy: PolicySettings,
+    from_original: bool,
     report: Report,
 ) -> None:
     verified = {e.payload.verification_seq: e for e in seen if isinstance(e, ClaimVerified)}
@@ -91,12 +98,12 @@ def _check_amounts(
         if v is None:
             report.problems.append(f"{c.claim_id}: paid seq {p.payload.verification_seq} never verified")
             continue
-        due = calendar.add_working_days(v.payload.verified_on, payment_days)
+        # The payments domain's own rule, not a copy: an upheld dispute's supplementary amount is due on
+        # the main verification's date (DOMAIN.md), the period counted in the configured unit.
         main = verified.get(0)
-        if p.payload.verification_seq >= 1 and main is not None:
-            # An upheld dispute's supplementary amount is due on the main verification's date (DOMAIN.md).
-            due = min(due, calendar.add_working_days(main.payload.verified_on, payment_days))
-        penalty = late_penalty(v.payload.approved_amount, due, p.payload.paid_on, method)
+        original = _due_after(main, calendar, policy) if main is not None else None
+        due = payable_due_on(p.payload.verification_seq, _due_after(v, calendar, policy), original, from_original)
+        penalty = late_penalty(v.payload.approved_amount, due, p.payload.paid_on, policy.penalty_method)
         if (p.payload.approved_amount, p.payload.due_on, p.payload.penalty) != (
             v.payload.approved_amount,
             due,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.grouper.domain.tables import load_grouper_tables
+from services.payments.settings import get_payments_settings
 from services.simulator.driver import SIMULATION_STAFF, Simulation
 from services.simulator.expectations import Report, check
 from services.simulator.scenario import Plan
@@ -93,7 +94,10 @@ async def _play(
             events = dict(sim.observer.by_claim)
         finally:
             await sim.close()
-    report = check(plan, events, states, load_grouper_tables(), get_calendar(), settings.policy.penalty_method)
+    report = check(
+        plan, events, states, load_grouper_tables(), get_calendar(), settings.policy,
+        get_payments_settings().dispute_due_from_original,
+    )  # fmt: skip
     return Outcome(report, letters, sim.junk_sent)
 
 

@@ -8,23 +8,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from services.payments.domain.ledger import (
+    RECEIVABLE_PREFIX,
+    EntryKind,
+    Posting,
+    hospital_receivable,
+    payable_postings,
+    payment_postings,
+)
 from services.payments.domain.payment_run import OpenPayable, PlannedPayment
 from shared.db import Conn
-
-CASH = "asset:cash:bpjs"
-CLAIMS_EXPENSE = "expense:claims:fkrtl"
-PENALTY_EXPENSE = "expense:late-penalty"
-CAPITATION_EXPENSE = "expense:capitation:fktp"
-
-
-def hospital_receivable(kode_rs: str) -> str:
-    """The account of what a hospital owes back after a post-payment correction."""
-    return f"asset:receivable:{kode_rs}"
-
-
-def hospital_liability(kode_rs: str) -> str:
-    """The account of what BPJS owes one hospital."""
-    return f"liability:payable:{kode_rs}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +67,11 @@ async def add_payable(conn: Conn, p: NewPayable) -> int | None:
     if payable_id is None:
         await _same_as_recorded(conn, p)
         return None
-    await add_ledger_entry(
-        conn, f"LE-{payable_id}-payable", "payable", CLAIMS_EXPENSE, hospital_liability(p.kode_rs), p.amount,
-        p.verified_on, claim_id=p.claim_id, kode_rs=p.kode_rs, payable_id=payable_id,
-        memo=f"verified claim {p.claim_id} seq {p.verification_seq}, due {p.due_on}",
-    )  # fmt: skip
+    for posting in payable_postings(p.kode_rs, p.amount):
+        await book(
+            conn, f"LE-{payable_id}-{posting.kind}", posting, p.verified_on, claim_id=p.claim_id, kode_rs=p.kode_rs,
+            payable_id=payable_id, memo=f"verified claim {p.claim_id} seq {p.verification_seq}, due {p.due_on}",
+        )  # fmt: skip
     return payable_id
 
 
@@ -149,6 +142,13 @@ async def add_ledger_entry(
     return entry_id
 
 
+async def book(conn: Conn, entry_id: str, posting: Posting, booked_on: date, **fields: Any) -> str:
+    """Append one posting made by the ledger domain (`services.payments.domain.ledger`)."""
+    return await add_ledger_entry(
+        conn, entry_id, posting.kind, posting.debit, posting.credit, posting.amount, booked_on, **fields
+    )
+
+
 _PAYABLE_COLUMNS = """p.id, p.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.amount, p.verified_on,
                       p.due_on, p.correlation_id, p.source_event_id"""
 
@@ -196,29 +196,16 @@ async def record_payment(
     )  # fmt: skip
     await conn.execute("UPDATE payables SET payment_id = $2 WHERE id = $1", payable.id, payment_id)
     common: dict[str, Any] = {"claim_id": payable.claim_id, "kode_rs": payable.kode_rs, "payable_id": payable.id}
+    memos: dict[EntryKind, str] = {
+        "payment": f"{payment_id} for {payable.claim_id}",
+        "recovery": f"{payment_id}: VEDIKA recovery netted from {payable.claim_id}",
+        "penalty": f"{planned.days_late} days late ({method})",
+    }
     entries = []
-    cash_part = payable.amount - planned.recovered
-    if cash_part or not planned.recovered:
+    for posting in payment_postings(payable.kode_rs, payable.amount, planned.penalty, planned.recovered):
         entries.append(
-            await add_ledger_entry(
-                conn, f"LE-{payment_id}-payment", "payment", hospital_liability(payable.kode_rs), CASH,
-                cash_part, paid_on, run_id=run_id, memo=f"{payment_id} for {payable.claim_id}", **common,
-            )
-        )  # fmt: skip
-    if planned.recovered:
-        entries.append(
-            await add_ledger_entry(
-                conn, f"LE-{payment_id}-recovery", "recovery", hospital_liability(payable.kode_rs),
-                hospital_receivable(payable.kode_rs), planned.recovered, paid_on, run_id=run_id,
-                memo=f"{payment_id}: VEDIKA recovery netted from {payable.claim_id}", **common,
-            )
-        )  # fmt: skip
-    if planned.penalty:
-        entries.append(
-            await add_ledger_entry(
-                conn, f"LE-{payment_id}-penalty", "penalty", PENALTY_EXPENSE, CASH, planned.penalty, paid_on,
-                run_id=run_id, memo=f"{planned.days_late} days late ({method})", **common,
-            )
+            await book(conn, f"LE-{payment_id}-{posting.kind}", posting, paid_on, run_id=run_id,
+                       memo=memos[posting.kind], **common)
         )  # fmt: skip
     return payment_id, entries
 
@@ -308,9 +295,6 @@ async def corrected_so_far(conn: Conn, payable_id: int) -> int:
     return int(value)
 
 
-_RECEIVABLE_PREFIX = hospital_receivable("")
-
-
 async def receivables(conn: Conn) -> dict[str, int]:
     """kode_rs -> what each hospital still owes back (booked corrections less recoveries netted so far)."""
     rows = await conn.fetch(
@@ -318,9 +302,9 @@ async def receivables(conn: Conn) -> dict[str, int]:
                SELECT debit_account AS account, amount FROM ledger_entries WHERE debit_account LIKE $1
                UNION ALL SELECT credit_account, -amount FROM ledger_entries WHERE credit_account LIKE $1) e
            GROUP BY account HAVING sum(amount) > 0""",
-        _RECEIVABLE_PREFIX + "%",
+        RECEIVABLE_PREFIX + "%",
     )  # fmt: skip
-    return {r["account"].removeprefix(_RECEIVABLE_PREFIX): int(r["balance"]) for r in rows}
+    return {r["account"].removeprefix(RECEIVABLE_PREFIX): int(r["balance"]) for r in rows}
 
 
 async def receivable_as_of(conn: Conn, kode_rs: str, as_of: date) -> int:

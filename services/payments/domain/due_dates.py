@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
+from shared.calendar import WorkingCalendar
+from shared.policy_types import DayUnit
+
+
+def payment_due_on(verified_on: date, calendar: WorkingCalendar, payment_days: int, unit: DayUnit) -> date:
+    """The date BPJS must have paid a verified claim by: `payment_days` (POLICY_PAYMENT_DAYS, 15) after
+    the file was complete (`verified_on`), counted in `unit` (POLICY_PAYMENT_DAY_UNIT: working days by
+    default, some branches count calendar days). The one place this is computed: payments and the simulator's
+    expectations both call it, so they cannot drift apart.
+    """
+    return calendar.add_days(verified_on, payment_days, unit)
+
 
 def payable_due_on(verification_seq: int, own_due_on: date, original_due_on: date | None, from_original: bool) -> date:
     """The due date of one verification of a claim.

@@ -9,8 +9,8 @@ from typing import Final
 from dateutil.relativedelta import relativedelta
 
 from services.payments.domain.money import round_half_up
+from shared.policy_types import PENALTY_METHODS as PENALTY_METHODS  # re-exported: what late_penalty accepts
 
-PENALTY_METHODS: Final = ("daily_pro_rata", "full_months", "started_months")
 RATE_PER_MONTH: Final = Fraction(1, 100)
 # daily_pro_rata: BPJS describes the penalty as accruing daily; a month counts as 30 days.
 DAYS_PER_MONTH: Final = 30

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 from services.payments.adapters import repository as repo
 from services.payments.domain.capitation import CapitationResult, FktpRow, KbkIndicators, compute_capitation
+from services.payments.domain.ledger import capitation_postings
 from shared.calendar import get_calendar
 from shared.clock import Clock
 from shared.consumer import PermanentError
@@ -81,8 +82,8 @@ async def _book(tx: Tx, run_id: str, month: str, line: CapitationLine, result: C
            VALUES ($1, $2, $3, $4, $5::jsonb)""",
         run_id, month, line.kode_faskes, result.amount_payable, json.dumps(detail),
     )  # fmt: skip
-    return await repo.add_ledger_entry(
-        tx.conn, f"LE-CAP-{run_id}-{line.kode_faskes}", "capitation", repo.CAPITATION_EXPENSE, repo.CASH,
-        result.amount_payable, result.due_on, run_id=run_id,
+    (posting,) = capitation_postings(result.amount_payable)
+    return await repo.book(
+        tx.conn, f"LE-CAP-{run_id}-{line.kode_faskes}", posting, result.due_on, run_id=run_id,
         memo=f"capitation {month} {line.kode_faskes}: {result.members} x {result.rate} x {result.payment_pct}%",
     )  # fmt: skip

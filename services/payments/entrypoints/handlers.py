@@ -9,7 +9,8 @@ import structlog
 
 from services.payments import metrics
 from services.payments.adapters import repository as repo
-from services.payments.domain.due_dates import payable_due_on
+from services.payments.domain.due_dates import payable_due_on, payment_due_on
+from services.payments.domain.ledger import correction_postings
 from services.payments.domain.payment_run import PlannedPayment, plan_run
 from services.payments.entrypoints.capitation import fktp_row, run_capitation
 from services.payments.entrypoints.four_eyes import allocate_funds, approve, hold
@@ -44,7 +45,7 @@ async def create_payable(tx: Tx, event: ClaimVerified, policy: PolicySettings) -
     A supplementary verification (an upheld dispute) is due on the main verification's due date instead.
     """
     p = event.payload
-    own_due_on = get_calendar().add_days(p.verified_on, policy.payment_days, policy.payment_day_unit)
+    own_due_on = payment_due_on(p.verified_on, get_calendar(), policy.payment_days, policy.payment_day_unit)
     from_original = get_payments_settings().dispute_due_from_original
     original = None if p.verification_seq == 0 else await repo.main_due_on(tx.conn, event.claim_id)
     due_on = payable_due_on(p.verification_seq, own_due_on, original, from_original)
@@ -166,9 +167,9 @@ async def correct_payment(tx: Tx, command: PaymentCorrectionRequested, approval:
     if await repo.ledger_entry_exists(tx.conn, entry_id):
         return  # this correction was booked before
     payable = await _correctable(tx, command)
-    await repo.add_ledger_entry(
-        tx.conn, entry_id, "adjustment", repo.hospital_receivable(payable.kode_rs), repo.CLAIMS_EXPENSE,
-        c.recover_amount, clock.today(), claim_id=payable.claim_id, kode_rs=payable.kode_rs,
+    (posting,) = correction_postings(payable.kode_rs, c.recover_amount)
+    await repo.book(
+        tx.conn, entry_id, posting, clock.today(), claim_id=payable.claim_id, kode_rs=payable.kode_rs,
         payable_id=payable.id, memo=correction_memo(c, approval.payload.approved_by),
     )  # fmt: skip
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-DayUnit = Literal["calendar", "working"]
+from shared.policy_types import DayUnit
 
 
 @dataclass(frozen=True)
