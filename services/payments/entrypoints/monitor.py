@@ -8,6 +8,7 @@ import structlog
 
 from services.payments import metrics
 from services.payments.adapters import repository as repo
+from services.payments.domain.notices import NoticeKind, deadline_on, notice_due
 from services.payments.domain.penalty import late_penalty
 from services.payments.entrypoints.handlers import RunOrder, execute_run
 from services.payments.settings import PaymentsSettings, get_payments_settings
@@ -22,6 +23,7 @@ from shared.events import (
     PaymentOverduePayload,
 )
 from shared.outbox import Tx
+from shared.policy_types import PenaltyMethod
 from shared.runtime import ServiceContext
 
 log = structlog.get_logger(__name__)
@@ -39,27 +41,28 @@ async def check_deadlines(ctx: ServiceContext, today: date, warn_days: int) -> t
         await conn.execute("SELECT pg_advisory_xact_lock($1)", advisory_key(f"{ctx.schema}:payment-run"))
         tx = Tx(conn, ctx.schema)
         payables = await repo.open_payables(conn)
+        working_day = cal.is_working_day(today)
         for p in payables:
             outstanding += p.amount
-            if today > p.due_on:
-                overdue_count += 1
-                penalty = late_penalty(p.amount, p.due_on, today, method)
-                accrued += penalty
-                # Once when the due date passes, then once per working day.
-                first = not await repo.has_notice(conn, p.id, "overdue")
-                if (first or cal.is_working_day(today)) and await repo.claim_notice(conn, p.id, "overdue", today):
-                    tx.emit(_overdue(ctx, p, today, penalty, method))
-                    overdue += 1
+            deadline = deadline_on(p.due_on, today, cal, warn_days)
+            if deadline.state == "on_track":
                 continue
-            left = cal.working_days_between(today, p.due_on)
-            if left <= warn_days:
-                at_risk += 1
-                # Once per payable: the first check inside the window (a missed day still warns).
-                if not await repo.has_notice(conn, p.id, "approaching") and await repo.claim_notice(
-                    conn, p.id, "approaching", today
-                ):
-                    tx.emit(_approaching(ctx, p, today, left))
-                    approaching += 1
+            kind: NoticeKind = "overdue" if deadline.state == "overdue" else "approaching"
+            penalty = late_penalty(p.amount, p.due_on, today, method) if kind == "overdue" else 0
+            overdue_count += kind == "overdue"
+            at_risk += kind == "approaching"
+            accrued += penalty
+            noticed_before = await repo.has_notice(conn, p.id, kind)
+            if notice_due(deadline, working_day, noticed_before) is None:
+                continue
+            if not await repo.claim_notice(conn, p.id, kind, today):
+                continue  # already sent today (a restart, another instance)
+            if kind == "overdue":
+                tx.emit(_overdue(ctx, p, today, penalty, method))
+                overdue += 1
+            else:
+                tx.emit(_approaching(ctx, p, today, deadline.working_days_left))
+                approaching += 1
         await tx.flush()
     metrics.OUTSTANDING_RUPIAH.set(outstanding)
     metrics.OUTSTANDING_COUNT.set(len(payables))
@@ -69,7 +72,9 @@ async def check_deadlines(ctx: ServiceContext, today: date, warn_days: int) -> t
     return approaching, overdue
 
 
-def _overdue(ctx: ServiceContext, p: repo.PayableRow, today: date, penalty: int, method: str) -> PaymentOverdue:
+def _overdue(
+    ctx: ServiceContext, p: repo.PayableRow, today: date, penalty: int, method: PenaltyMethod
+) -> PaymentOverdue:
     payload = PaymentOverduePayload(
         nomor_sep=p.nomor_sep, kode_rs=p.kode_rs, verification_seq=p.verification_seq, amount=p.amount,
         due_on=p.due_on, as_of=today, days_late=(today - p.due_on).days, accrued_penalty=penalty,
