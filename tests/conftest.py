@@ -11,6 +11,7 @@ import pytest
 
 from deploy.local import Stack, start_stack
 from shared import db
+from tests.support.services import Lane, new_lane
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +43,9 @@ async def pool(stack: Stack, schema: str) -> AsyncIterator[asyncpg.Pool]:
         yield p
     finally:
         await p.close()
+
+
+@pytest.fixture
+async def lane(stack: Stack) -> Lane:
+    """A test's own topics (a fresh prefix) and schema suffix on the session's stack."""
+    return await new_lane(stack)

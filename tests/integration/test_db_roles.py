@@ -30,7 +30,7 @@ from shared.db_roles import RolePlan, SchemaRole, provision_dsn
 from shared.events import ClaimVerified, ClaimVerifiedPayload
 from shared.settings import DatabaseSettings
 from tests.support.kafka import eventually
-from tests.support.services import Lane, new_lane, running
+from tests.support.services import Lane, running
 
 pytestmark = pytest.mark.integration
 
@@ -211,11 +211,6 @@ def no_schedule(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_payments_settings.cache_clear()
     yield
     get_payments_settings.cache_clear()
-
-
-@pytest.fixture
-async def lane(stack: Stack) -> Lane:
-    return await new_lane(stack)
 
 
 def claim_verified() -> ClaimVerified:

@@ -21,9 +21,7 @@ import pytest
 from deploy.local import Stack
 from services.payments.entrypoints.monitor import scheduled_run
 from services.payments.service import SPEC
-from services.payments.settings import get_payments_settings
-from shared import db
-from shared.clock import FixedClock, set_clock
+from shared.clock import FixedClock
 from shared.events import (
     CapitationLine,
     CapitationRunRequested,
@@ -42,7 +40,8 @@ from shared.operators import load_signer, parse_registry
 from shared.topics import dlq_topic
 from tests.support.kafka import eventually
 from tests.support.operators import approved, operators
-from tests.support.services import Lane, new_lane, running
+from tests.support.payments import payments_clock, payments_pool
+from tests.support.services import Lane, running
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,27 +55,15 @@ VERIFIED_ON = {"FE-0001": date(2026, 2, 19), "FE-0002": date(2026, 2, 20), "FE-0
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FixedClock]:
-    monkeypatch.setenv("PAYMENTS_SCHEDULE_ENABLED", "false")  # the test calls the scheduled run itself
-    get_payments_settings.cache_clear()
-    fixed = FixedClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
-    set_clock(fixed)
-    yield fixed
-    set_clock(None)
-    get_payments_settings.cache_clear()
-
-
-@pytest.fixture
-async def lane(stack: Stack) -> Lane:
-    return await new_lane(stack)
+    yield from payments_clock(
+        monkeypatch, datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    )  # the test calls the scheduled run itself
 
 
 @pytest.fixture
 async def payments_db(lane: Lane) -> AsyncIterator[asyncpg.Pool]:
-    spec = lane.isolate(SPEC)
-    await db.migrate(lane.stack.database_url, spec.schema, *([spec.migrations] if spec.migrations else []))
-    pool = await db.create_pool(lane.stack.database_url, spec.schema)
-    yield pool
-    await pool.close()
+    async with payments_pool(lane) as pool:
+        yield pool
 
 
 def verified(claim_id: str, n: int) -> ClaimVerified:

@@ -8,16 +8,14 @@ from datetime import UTC, date, datetime
 import asyncpg
 import pytest
 
-from deploy.local import Stack
 from services.payments.service import SPEC
-from services.payments.settings import get_payments_settings
-from shared import db
-from shared.clock import FixedClock, set_clock
+from shared.clock import FixedClock
 from shared.events import ClaimPaid
 from tests.integration.test_payments_flow import run_applied, run_command, verified
 from tests.support.kafka import eventually
 from tests.support.operators import approved
-from tests.support.services import Lane, new_lane, running
+from tests.support.payments import payments_clock, payments_pool
+from tests.support.services import Lane, running
 
 pytestmark = pytest.mark.integration
 
@@ -29,27 +27,13 @@ PAID_ON = date(2026, 5, 4)  # 40 calendar days after 25 Mar
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FixedClock]:
-    monkeypatch.setenv("PAYMENTS_SCHEDULE_ENABLED", "false")
-    get_payments_settings.cache_clear()
-    fixed = FixedClock(datetime(2026, 5, 4, 3, 0, tzinfo=UTC))  # 10:00 in Jakarta on PAID_ON
-    set_clock(fixed)
-    yield fixed
-    set_clock(None)
-    get_payments_settings.cache_clear()
-
-
-@pytest.fixture
-async def lane(stack: Stack) -> Lane:
-    return await new_lane(stack)
+    yield from payments_clock(monkeypatch, datetime(2026, 5, 4, 3, 0, tzinfo=UTC))  # 10:00 in Jakarta on PAID_ON
 
 
 @pytest.fixture
 async def payments_db(lane: Lane) -> AsyncIterator[asyncpg.Pool]:
-    spec = lane.isolate(SPEC)
-    await db.migrate(lane.stack.database_url, spec.schema, *([spec.migrations] if spec.migrations else []))
-    pool = await db.create_pool(lane.stack.database_url, spec.schema)
-    yield pool
-    await pool.close()
+    async with payments_pool(lane) as pool:
+        yield pool
 
 
 async def _payables(pool: asyncpg.Pool, n: int) -> bool:

@@ -8,21 +8,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from deploy.local import Stack
 from services.grouper.service import SPEC as GROUPER
 from services.payments.service import SPEC as PAYMENTS
 from shared import db
 from shared.events import ClaimVerified, ClaimVerifiedPayload
 from tests.support.factories import submitted
 from tests.support.kafka import eventually
-from tests.support.services import Lane, new_lane, running
+from tests.support.services import Lane, running
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def lane(stack: Stack) -> Lane:
-    return await new_lane(stack)
 
 
 def verified(n: int, producer: str) -> ClaimVerified:

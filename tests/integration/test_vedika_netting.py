@@ -10,19 +10,17 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from deploy.local import Stack
 from services.payments.adapters.repository import account_balances
 from services.payments.cli import hospital_report
 from services.payments.service import SPEC
-from services.payments.settings import get_payments_settings
-from shared import db
-from shared.clock import FixedClock, set_clock
+from shared.clock import FixedClock
 from shared.events import ClaimPaid, ClaimVerified, PaymentCorrectionRequested, PaymentCorrectionRequestedPayload
 from shared.topics import dlq_topic
 from tests.integration.test_payments_flow import run_applied, run_command, verified
 from tests.support.kafka import eventually
 from tests.support.operators import approved
-from tests.support.services import Lane, new_lane, running
+from tests.support.payments import payments_clock, payments_pool
+from tests.support.services import Lane, running
 
 pytestmark = pytest.mark.integration
 
@@ -35,27 +33,13 @@ MARCH_VERIFIED = date(2026, 3, 9)  # due 7 Apr (Idul Fitri weeks skipped): on ti
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FixedClock]:
-    monkeypatch.setenv("PAYMENTS_SCHEDULE_ENABLED", "false")
-    get_payments_settings.cache_clear()
-    fixed = FixedClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))  # 10:00 in Jakarta on FIRST_RUN
-    set_clock(fixed)
-    yield fixed
-    set_clock(None)
-    get_payments_settings.cache_clear()
-
-
-@pytest.fixture
-async def lane(stack: Stack) -> Lane:
-    return await new_lane(stack)
+    yield from payments_clock(monkeypatch, datetime(2026, 3, 2, 3, 0, tzinfo=UTC))  # 10:00 in Jakarta on FIRST_RUN
 
 
 @pytest.fixture
 async def payments_db(lane: Lane) -> AsyncIterator[asyncpg.Pool]:
-    spec = lane.isolate(SPEC)
-    await db.migrate(lane.stack.database_url, spec.schema, *([spec.migrations] if spec.migrations else []))
-    pool = await db.create_pool(lane.stack.database_url, spec.schema)
-    yield pool
-    await pool.close()
+    async with payments_pool(lane) as pool:
+        yield pool
 
 
 def at(kode_rs: str, event: ClaimVerified) -> ClaimVerified:

@@ -38,7 +38,7 @@ from shared.runtime import ServiceRuntime
 from tests.support.factories import example
 from tests.support.kafka import eventually
 from tests.support.operators import sign
-from tests.support.services import Lane, new_lane, running, tally_work
+from tests.support.services import Lane, running, tally_work
 
 pytestmark = pytest.mark.integration
 
@@ -52,11 +52,6 @@ def clock() -> Iterator[FixedClock]:
     set_clock(fixed)
     yield fixed
     set_clock(None)
-
-
-@pytest.fixture
-async def lane(stack: Stack) -> Lane:
-    return await new_lane(stack)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from deploy.local import Stack
 from services.verifier.entrypoints.sweeper import sweep_day
 from services.verifier.service import SPEC
 from shared import db
@@ -26,7 +25,7 @@ from shared.consumer import BatchProcessor, RecordView
 from shared.events import ClaimGrouped, Envelope, ParticipantChanged, encode_event, parse_event_obj
 from shared.runtime import ServiceRuntime
 from tests.support.factories import example
-from tests.support.services import Lane, new_lane, running
+from tests.support.services import Lane, running
 
 pytestmark = pytest.mark.integration
 
@@ -41,11 +40,6 @@ def clock() -> Iterator[FixedClock]:
     set_clock(fixed)
     yield fixed
     set_clock(None)
-
-
-@pytest.fixture
-async def lane(stack: Stack) -> Lane:
-    return await new_lane(stack)
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
         Outcome.REJECT,
         "Peserta tidak aktif pada tanggal SEP (tanggal masuk)",
         "Participant not active on the SEP (admission) date",
-        f"{_SEED_000} (aktif pada tanggal pelayanan); DOMAIN.md: judged on the SEP date, not every day of the stay",
+        f"{_SEED_000} (aktif pada tanggal pelayanan); docs/domain.md: judged on the SEP date, not every day of the stay",
     ),
     RuleSpec(
         "V-ELIG-CLASS",
@@ -126,14 +126,14 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
         "tidak dapat diklaim terpisah tanpa kondisi neonatal",
         "A healthy newborn (Z38) belongs to the mother's delivery package; not separately payable without "
         "a neonatal condition",
-        "BPJS guidance citing PMK 76/2016 (INA-CBG guideline); DOMAIN.md; medium confidence",
+        "BPJS guidance citing PMK 76/2016 (INA-CBG guideline); docs/domain.md; medium confidence",
     ),
     RuleSpec(
         "V-EPISODE-OVERLAP",
         Outcome.REVIEW,
         "Rawat inap tumpang tindih dengan rawat inap lain peserta yang sama dengan SEP berbeda",
         "Inpatient stay overlaps another inpatient stay of the same member under a different SEP",
-        f"{_SEED_001} (duplicate claims); DOMAIN.md (overlapping episodes are duplicates)",
+        f"{_SEED_001} (duplicate claims); docs/domain.md (overlapping episodes are duplicates)",
     ),
     RuleSpec(
         "V-DOC-RESUME",
@@ -189,14 +189,14 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
         Outcome.ADJUST,
         "Diagnosis sekunder CC/MCC tanpa dokumen pendukung: severitas dihitung ulang tanpa kode itu",
         "A CC/MCC secondary diagnosis without supporting documents: severity regrouped without it",
-        f"{_SEED_001} (upcoding audit); DOMAIN.md (a correction is disputable)",
+        f"{_SEED_001} (upcoding audit); docs/domain.md (a correction is disputable)",
     ),
     RuleSpec(
         "V-CLAIM-EXPIRED",
         Outcome.REJECT,
         "Klaim diajukan melewati batas waktu setelah pasien pulang",
         "Claim submitted after the expiry window following discharge",
-        "DOMAIN.md Deadlines (6 months, article not confirmed)",
+        "docs/domain.md Deadlines (6 months, article not confirmed)",
     ),
     RuleSpec(
         "V-REVIEW-PEND",
@@ -210,7 +210,7 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
         Outcome.ADJUST,
         "Dikoreksi verifikator",
         "Corrected by the reviewer",
-        "reviewer decision (ReviewDecisionRequested); DOMAIN.md (a correction is disputable)",
+        "reviewer decision (ReviewDecisionRequested); docs/domain.md (a correction is disputable)",
     ),
     RuleSpec(
         "V-REVIEW-REJECT",
@@ -283,7 +283,7 @@ TRANSITION_RULES: tuple[RuleSpec, ...] = (
         None,
         "Hanya klaim yang dikoreksi atau ditolak verifikator yang dapat disanggah",
         "Only a claim adjusted or rejected by the verifier may be disputed",
-        "DOMAIN.md Verification outcomes",
+        "docs/domain.md Verification outcomes",
     ),
     RuleSpec(
         "V-DISPUTE-LATE",
