@@ -405,7 +405,7 @@ class BatchProcessor:
         applied: list[Record] = []
         failed: list[DeadLetter] = []
         duplicates = 0
-        await self._before_batch(tx, [ev for _, ev in decoded])
+        await self._before_batch(tx, [ev for _, ev in decoded], tolerant=True)
         for rec, ev in decoded:
             mark = tx.mark()
             with _event_context(ev):
@@ -427,11 +427,25 @@ class BatchProcessor:
             applied.append(rec)
         return applied, duplicates, failed
 
-    async def _before_batch(self, tx: Tx, events: list[Envelope]) -> None:
-        """The handler's optional `before_batch(tx, events)`: e.g. take the batch's locks up front, in one order."""
+    async def _before_batch(self, tx: Tx, events: list[Envelope], *, tolerant: bool = False) -> None:
+        """The handler's optional `before_batch(tx, events)`: e.g. take the batch's locks up front, in one order.
+
+        Event by event (`tolerant`), a hook that fails for good is skipped in its own savepoint: one hostile
+        event must not keep the others of its batch from being applied.
+        """
         hook = getattr(self.handler, "before_batch", None)
-        if hook is not None and events:
+        if hook is None or not events:
+            return
+        if not tolerant:
             await hook(tx, events)
+            return
+        try:
+            async with tx.conn.transaction():
+                await hook(tx, events)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("before_batch failed; the events are applied without it", error=repr(exc)[:500])
 
     async def _dead_letter(self, conn: Conn, letter: DeadLetter) -> OutboxRow:
         row = dead_letter_row(letter, self.consumer)

@@ -183,3 +183,21 @@ async def test_receipt_time_is_bpjs_own_on_hospital_topics(pool: asyncpg.Pool, s
     )
     # A hospital cannot backdate its own receipt; the broker's append time is used on the real clock.
     assert seen == [datetime(2026, 3, 2, 17, 30, tzinfo=UTC), datetime(2026, 3, 2, 16, 59, 30, tzinfo=UTC)]
+
+
+class LocksFirst:
+    """A handler whose batch hook fails for good (as a hostile value could make it): events still apply."""
+
+    async def before_batch(self, tx: Tx, events: list[Envelope]) -> None:
+        await tx.conn.execute("SELECT 1/0")
+
+    async def __call__(self, tx: Tx, event: Envelope) -> None:
+        await record_effect(tx, event)
+
+
+async def test_a_failing_batch_hook_never_keeps_the_batch_from_being_applied(pool: asyncpg.Pool, schema: str) -> None:
+    result = await processor(pool, schema, LocksFirst()).process(
+        [record(0, submitted("C-H1")), record(1, submitted("C-H2"))]
+    )
+    assert (result.applied, result.dead_letters) == (2, 0)
+    assert sorted(await effects(pool)) == ["C-H1", "C-H2"]
