@@ -82,7 +82,8 @@ VERIFICATION_RULES: tuple[RuleSpec, ...] = (
         Outcome.REJECT,
         "Peserta tidak aktif pada tanggal SEP (tanggal masuk)",
         "Participant not active on the SEP (admission) date",
-        f"{_SEED_000} (aktif pada tanggal pelayanan); docs/domain.md: judged on the SEP date, not every day of the stay",
+        f"{_SEED_000} (aktif pada tanggal pelayanan); "
+        "docs/domain.md: judged on the SEP date, not every day of the stay",
     ),
     RuleSpec(
         "V-ELIG-CLASS",
