@@ -3,9 +3,9 @@
 For each batch of records:
 1. decode every record against the contract; what cannot be read becomes a dead letter;
 2. in ONE database transaction: record the event ids in the inbox (duplicates are
-   skipped), apply each new event through the service's handler (state + outbox
-   rows), and write dead letters as outbox rows (so they too are published exactly
-   when the transaction commits);
+   skipped), apply the new events through the service's application (shared/application.py:
+   one batch handler per event type, one unit of work per batch: state + outbox rows), and
+   write dead letters as outbox rows (so they too are published exactly when it commits);
 3. the caller commits the Kafka offsets only after that commit.
 
 Transient failures (database or network) retry the whole batch with exponential
@@ -35,6 +35,7 @@ import structlog
 from pydantic import ValidationError
 
 from shared import metrics, topics
+from shared.application import Application, UnitOfWork, per_event
 from shared.checks import Check, Refusal
 from shared.clock import Clock, RealClock
 from shared.db import Conn
@@ -293,7 +294,7 @@ class BatchProcessor:
         schema: str,
         consumer: str,
         accepted: Mapping[str, tuple[type[Envelope], ...]],
-        handler: Handler,
+        handler: Application[Any] | Handler,
         *,
         retry_attempts: int = 5,
         retry_base_delay_s: float = 0.2,
@@ -308,7 +309,11 @@ class BatchProcessor:
         self.schema = schema
         self.consumer = consumer
         self.accepted = accepted
-        self.handler = handler
+        # The service's use cases; a bare per-event handler (kernel tests) is wrapped into the same shape.
+        self.app: Application[Any] = (
+            handler if isinstance(handler, Application) else per_event(consumer, accepted, handler)
+        )
+        self.app.check_complete(accepted)
         self.retry_attempts = retry_attempts
         self.retry_base_delay_s = retry_base_delay_s
         self.topic_prefix = topic_prefix
@@ -384,28 +389,32 @@ class BatchProcessor:
     async def _apply_all(
         self, tx: Tx, decoded: list[tuple[Record, Envelope]]
     ) -> tuple[list[Record], int, list[DeadLetter]]:
-        """The fast path: one inbox insert and every handler in the batch's transaction; any failure aborts."""
+        """The fast path: one inbox insert, the batch's use cases in one unit of work; any failure aborts."""
         new = await claim_new(tx.conn, self.consumer, [(ev.event_id, rec.topic) for rec, ev in decoded])
-        await self._before_batch(tx, [ev for _, ev in decoded if ev.event_id in new])
         applied: list[Record] = []
+        events: list[Envelope] = []
         seen: set[Any] = set()
         for rec, ev in decoded:
             if ev.event_id not in new or ev.event_id in seen:
                 continue
             seen.add(ev.event_id)
-            with _event_context(ev):
-                await self.handler(tx, ev)
+            events.append(ev)
             applied.append(rec)
+        await self._prepare(tx, events)
+        uow = self.app.unit_of_work(tx)
+        with structlog.contextvars.bound_contextvars(batch_events=len(events)):
+            await self.app.handle(uow, events)
+        await uow.flush()
         return applied, len(decoded) - len(applied), []
 
     async def _apply_each(
         self, tx: Tx, decoded: list[tuple[Record, Envelope]]
     ) -> tuple[list[Record], int, list[DeadLetter]]:
-        """Event by event: inbox row, handler and every row it writes inside the event's savepoint."""
+        """Event by event: inbox row, a fresh unit of work and every row it writes inside the event's savepoint."""
         applied: list[Record] = []
         failed: list[DeadLetter] = []
         duplicates = 0
-        await self._before_batch(tx, [ev for _, ev in decoded], tolerant=True)
+        await self._prepare(tx, [ev for _, ev in decoded], tolerant=True)
         for rec, ev in decoded:
             mark = tx.mark()
             with _event_context(ev):
@@ -414,7 +423,9 @@ class BatchProcessor:
                         if not await claim_new(tx.conn, self.consumer, [(ev.event_id, rec.topic)]):
                             duplicates += 1
                             continue
-                        await self.handler(tx, ev)
+                        uow: UnitOfWork = self.app.unit_of_work(tx)
+                        await self.app.handle(uow, [ev])
+                        await uow.flush()
                         await tx.flush()  # the event's audit and outbox rows, inside its savepoint
                 except Exception as exc:
                     if is_transient(exc):
@@ -427,13 +438,13 @@ class BatchProcessor:
             applied.append(rec)
         return applied, duplicates, failed
 
-    async def _before_batch(self, tx: Tx, events: list[Envelope], *, tolerant: bool = False) -> None:
-        """The handler's optional `before_batch(tx, events)`: e.g. take the batch's locks up front, in one order.
+    async def _prepare(self, tx: Tx, events: list[Envelope], *, tolerant: bool = False) -> None:
+        """The application's optional `prepare(tx, events)`: e.g. take the batch's locks up front, in one order.
 
         Event by event (`tolerant`), a hook that fails for good is skipped in its own savepoint: one hostile
         event must not keep the others of its batch from being applied.
         """
-        hook = getattr(self.handler, "before_batch", None)
+        hook = self.app.prepare
         if hook is None or not events:
             return
         if not tolerant:
@@ -445,7 +456,7 @@ class BatchProcessor:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.warning("before_batch failed; the events are applied without it", error=repr(exc)[:500])
+            log.warning("prepare failed; the events are applied without it", error=repr(exc)[:500])
 
     async def _dead_letter(self, conn: Conn, letter: DeadLetter) -> OutboxRow:
         row = dead_letter_row(letter, self.consumer)

@@ -32,6 +32,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import db, kafka_compat, metrics
+from shared.application import Application
 from shared.clock import Clock, get_clock
 from shared.consumer import BatchProcessor, Handler
 from shared.events import Envelope
@@ -62,11 +63,14 @@ class ServiceContext:
 
 @dataclass(frozen=True)
 class Consumes:
-    """One consumer group: the topics it reads, the event types each carries, and its handler."""
+    """One consumer group: the topics it reads, the event types each carries, and its application.
+
+    The application's handler table must name exactly the accepted types, or the service does not start.
+    """
 
     name: str
     accepted: Mapping[str, tuple[type[Envelope], ...]]
-    handler_factory: Callable[[ServiceContext], Handler]
+    handler_factory: Callable[[ServiceContext], Application[Any] | Handler]
 
 
 @dataclass(frozen=True)

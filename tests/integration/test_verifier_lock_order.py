@@ -85,7 +85,7 @@ def strict_processor(runtime: ServiceRuntime) -> BatchProcessor:
     """The verifier's real consumer (kernel and handler), but a deadlock is raised instead of retried."""
     real = runtime.processors[runtime.spec.consumes[0].name]
     return BatchProcessor(
-        real.pool, real.schema, real.consumer, real.accepted, real.handler, retry_attempts=1, clock=real.clock
+        real.pool, real.schema, real.consumer, real.accepted, real.app, retry_attempts=1, clock=real.clock
     )
 
 

@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from services.grouper.entrypoints.handlers import Grouper
+from services.grouper.application import Grouper
 from services.grouper.settings import GrouperSettings
 from shared.clock import FixedClock
-from shared.events import ClaimGrouped, ClaimSubmitted, Envelope
-from shared.outbox import Tx
+from shared.events import ClaimGrouped, ClaimSubmitted
 from shared.settings import PolicySettings
 from tests.support.factories import submitted
+from tests.unit.grouper.fakes import FakeUnitOfWork
 from tests.unit.grouper.grouper_claim_factory import TABLES
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
-class NoEarlierRevision:
-    """The grouper's table as seen for a revision never answered before."""
-
-    async def fetchval(self, *_: Any) -> None:
-        return None
-
-    async def execute(self, *_: Any) -> str:
-        return "INSERT 0 1"
-
-
-class Outbox:
-    """What the grouper would write to its outbox."""
-
-    def __init__(self) -> None:
-        self.conn = NoEarlierRevision()
-        self.emitted: list[Envelope] = []
-
-    def emit(self, event: Envelope) -> None:
-        self.emitted.append(event)
-
-
 async def group(event: ClaimSubmitted, clock: FixedClock) -> ClaimGrouped:
-    tx = Outbox()
-    await Grouper(TABLES, PolicySettings(), GrouperSettings(), clock).on_submitted(cast(Tx, tx), event)
-    (out,) = tx.emitted
+    uow = FakeUnitOfWork()
+    await Grouper(TABLES, PolicySettings(), GrouperSettings(), clock).submitted(uow, [event])
+    (out,) = uow.emitted
     assert isinstance(out, ClaimGrouped), out
     return out
 
