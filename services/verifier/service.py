@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.verifier.entrypoints.handlers import make_handler
+from services.verifier.entrypoints.consumer import consumer
 from services.verifier.entrypoints.sweeper import sweeper
 from shared import topics
 from shared.events import (
@@ -29,7 +29,7 @@ SPEC = ServiceSpec(
                 topics.VERIFIER_COMMANDS: (ReviewDecisionRequested, DisputeResolutionRequested),
                 topics.PARTICIPANTS_CHANGED: (ParticipantChanged,),
             },
-            lambda ctx: make_handler(ctx.settings.policy, ctx.clock),
+            consumer,
         )
     ],
     background=[sweeper],

@@ -5,23 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.verifier.adapters.codec import dump_status, load_status
-from services.verifier.domain import ClaimStatus, Episode, Participant
 from shared.db import Conn, advisory_key
-from shared.events import ClaimGroupedPayload, ParticipantChangedPayload
 from shared.outbox import Tx
-
-
-async def load_claim(conn: Conn, claim_id: str, *, lock: bool = True) -> ClaimStatus | None:
-    """The claim's status (locked for this transaction), or None if never seen."""
-    text = await conn.fetchval(
-        f"SELECT status::text FROM claims WHERE claim_id = $1 {'FOR UPDATE' if lock else ''}", claim_id
-    )
-    return load_status(text) if text is not None else None
 
 
 def sep_lock_key(nomor_sep: str) -> int:
@@ -58,100 +46,12 @@ async def seps_of(conn: Conn, claim_ids: Sequence[str]) -> dict[str, str]:
     return {r["claim_id"]: r["nomor_sep"] for r in rows}
 
 
-async def save_claim(
-    conn: Conn,
-    status: ClaimStatus,
-    *,
-    correlation_id: uuid.UUID,
-    grouped: ClaimGroupedPayload | None = None,
-    grouped_event_id: uuid.UUID | None = None,
-    review_reasons: list[dict[str, Any]] | None = None,
-) -> None:
-    """Insert or update the claim's status; the grouped revision's facts are kept for later rules."""
-    claim = grouped.claim if grouped else None
-    await conn.execute(
-        """INSERT INTO claims (claim_id, state, status, nomor_sep, nomor_kartu, kode_rs, correlation_id, cmg,
-                               jenis_rawat, tgl_pulang, has_verification, review_reasons, grouped_event_id, tgl_masuk)
-           VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
-           ON CONFLICT (claim_id) DO UPDATE SET
-               state = EXCLUDED.state, status = EXCLUDED.status, has_verification = EXCLUDED.has_verification,
-               nomor_sep = coalesce($4, claims.nomor_sep),
-               cmg = coalesce(EXCLUDED.cmg, claims.cmg),
-               jenis_rawat = coalesce(EXCLUDED.jenis_rawat, claims.jenis_rawat),
-               tgl_pulang = coalesce(EXCLUDED.tgl_pulang, claims.tgl_pulang),
-               tgl_masuk = coalesce(EXCLUDED.tgl_masuk, claims.tgl_masuk),
-               nomor_kartu = CASE WHEN $5 = '' THEN claims.nomor_kartu ELSE $5 END,
-               review_reasons = EXCLUDED.review_reasons,
-               grouped_event_id = coalesce(EXCLUDED.grouped_event_id, claims.grouped_event_id),
-               updated_at = now()""",
-        status.claim_id, str(status.state), dump_status(status), status.nomor_sep,
-        claim.nomor_kartu if claim else "", status.kode_rs, correlation_id,
-        grouped.grouping.cmg if grouped else None, claim.jenis_rawat if claim else None,
-        claim.tgl_pulang if claim else None, status.has_verification,
-        json.dumps(review_reasons) if review_reasons is not None else None, grouped_event_id,
-        claim.tgl_masuk if claim else None,
-    )  # fmt: skip
-
-
-async def correlation_of(conn: Conn, claim_id: str) -> uuid.UUID | None:
-    """The claim's correlation id (for events the verifier originates)."""
-    value: uuid.UUID | None = await conn.fetchval("SELECT correlation_id FROM claims WHERE claim_id = $1", claim_id)
-    return value
-
-
-async def add_participant(conn: Conn, event_id: uuid.UUID, p: ParticipantChangedPayload) -> None:
-    """Project one membership change."""
-    await conn.execute(
-        """INSERT INTO participants (nomor_kartu, valid_from, nik, status, status_reason, kelas_hak, member_type,
-                                     valid_to, event_id, member_category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (event_id) DO NOTHING""",
-        p.nomor_kartu, p.valid_from, p.nik, p.status, p.status_reason, p.kelas_hak, p.member_type, p.valid_to,
-        event_id, p.member_category,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ClaimContext:
-    """What the rules need from outside the claim: the member's records, other episodes, same-SEP claims."""
-
-    participants: list[Participant]
-    episodes: list[Episode]
-    verified_same_sep: list[str]
-
-
-async def claim_context(conn: Conn, nomor_kartu: str, nomor_sep: str, claim_id: str) -> ClaimContext:
-    """The three look-ups of a grouped claim in one round trip (the verifier's hottest path)."""
+async def correlations_of(conn: Conn, claim_ids: Sequence[str]) -> dict[str, uuid.UUID]:
+    """The claims' correlation ids (for events the verifier originates)."""
     rows = await conn.fetch(
-        """SELECT 1 AS kind, nomor_kartu AS a, nik AS b, status AS c, kelas_hak AS n, member_type AS d,
-                  valid_from AS d1, valid_to AS d2, status_reason AS e, member_category AS f, seq AS o
-             FROM participants WHERE nomor_kartu = $1
-           UNION ALL
-           SELECT 2, claim_id, cmg, nomor_sep, jenis_rawat, NULL, tgl_pulang, tgl_masuk, NULL, NULL, 0
-             FROM claims WHERE nomor_kartu = $1 AND claim_id <> $3 AND cmg IS NOT NULL
-           UNION ALL
-           SELECT 3, claim_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0
-             FROM claims WHERE nomor_sep = $2 AND claim_id <> $3 AND has_verification
-           ORDER BY kind, d1, o""",
-        nomor_kartu, nomor_sep, claim_id,
-    )  # fmt: skip
-    ctx = ClaimContext([], [], [])
-    for r in rows:
-        if r["kind"] == 1:
-            record = Participant(r["a"], r["b"], r["c"], r["n"], r["d"], r["d1"], r["d2"], r["e"], r["f"])
-            ctx.participants.append(record)
-        elif r["kind"] == 2:
-            ctx.episodes.append(Episode(r["a"], r["n"], r["d1"], r["b"], tgl_masuk=r["d2"], nomor_sep=r["c"]))
-        else:
-            ctx.verified_same_sep.append(r["a"])
-    return ctx
-
-
-async def verified_with_same_sep(conn: Conn, nomor_sep: str, claim_id: str) -> list[str]:
-    """Other claims with this SEP that already have a verification (duplicate SEP)."""
-    rows = await conn.fetch(
-        "SELECT claim_id FROM claims WHERE nomor_sep = $1 AND claim_id <> $2 AND has_verification", nomor_sep, claim_id
+        "SELECT claim_id, correlation_id FROM claims WHERE claim_id = ANY($1::text[])", list(claim_ids)
     )
-    return [r["claim_id"] for r in rows]
+    return {r["claim_id"]: r["correlation_id"] for r in rows}
 
 
 def record(

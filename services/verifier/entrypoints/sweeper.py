@@ -21,8 +21,9 @@ import structlog
 from services.verifier import metrics
 from services.verifier.adapters import repository as repo
 from services.verifier.adapters.progress import BrokerProgress
+from services.verifier.adapters.unit_of_work import VerifierUnitOfWork
+from services.verifier.application import make_verifier
 from services.verifier.domain.timing import Partition, SweepGate, backlog, cut_off, sweep_gate
-from services.verifier.entrypoints.handlers import make_verifier, sweep_claim
 from services.verifier.settings import get_verifier_settings
 from shared.clock import Clock, next_local_time, sleep_until
 from shared.outbox import Tx
@@ -63,12 +64,15 @@ async def sweep_day(ctx: ServiceContext, on: date) -> int:
             # A resubmission may have moved a claim to another SEP before its row lock was granted: sweeping
             # it now would take that SEP's lock out of order, so it is swept in a later chunk instead.
             moved_sep = [c for c, sep in (await repo.seps_of(conn, chunk)).items() if sep != seps.get(c)]
+            uow = VerifierUnitOfWork(tx)
+            await uow.claims.load(chunk)
+            correlations = await repo.correlations_of(conn, chunk)
             for claim_id in chunk:
                 if claim_id in moved_sep:
                     continue
-                corr = await repo.correlation_of(conn, claim_id)
-                if await sweep_claim(tx, verifier, claim_id, on, corr) is not None:
+                if await verifier.sweep(uow, claim_id, on, correlations.get(claim_id)):
                     moved += 1
+            await uow.flush()
             await tx.flush()
         todo += moved_sep
     async with ctx.pool.acquire() as conn:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from services.verifier.application import Verifier
 from services.verifier.domain import (
     Calendar,
     ClaimState,
@@ -28,7 +29,6 @@ from services.verifier.domain import (
     apply,
 )
 from services.verifier.domain.timing import acted_on, cut_off
-from services.verifier.entrypoints.handlers import Verifier
 from shared.clock import FixedClock
 from shared.events import ClaimDisputed, ClaimDisputedPayload, Reason
 from shared.receipt import received_on
