@@ -24,7 +24,7 @@ from typing import Annotated, TypeVar, cast
 import asyncpg
 import typer
 
-from services.notifier import subscriptions
+from services.notifier import application
 from services.notifier.adapters import repository
 from services.notifier.adapters.egress import Egress, Resolver, system_resolver
 from services.notifier.adapters.sealing import MissingSecretsKey, SecretBox, UnreadableSecret, new_key, secret_box
@@ -154,16 +154,16 @@ def subscribe(
     box = _box(settings) if webhook is not None else None  # e-mail: nothing to seal
     egress = Egress(settings.allow_list(), RESOLVER)
 
-    async def add(conn: asyncpg.Connection) -> subscriptions.Outcome | Subscription:
+    async def add(conn: asyncpg.Connection) -> application.Outcome | Subscription:
         now = get_clock().now()
-        outcome = await subscriptions.subscribe(conn, request, egress=egress, box=box, now=now)
+        outcome = await application.subscribe(conn, request, egress=egress, box=box, now=now)
         if outcome.subscription_id is None:
             return outcome
         listed = await repository.list_subscriptions(conn, kode_rs=kode_rs, now=now)
         return next(s for s in listed if s.id == outcome.subscription_id)
 
     created = _run(schema, add)
-    if isinstance(created, subscriptions.Outcome):
+    if isinstance(created, application.Outcome):
         _fail(*created.problems, code=1)
         return
     typer.echo(f"subscribed {describe(created)}")
@@ -177,7 +177,7 @@ def rotate_secret(
 ) -> None:
     """Add a new signing secret (NOTIFY_WEBHOOK_SECRET or a prompt); the old one also signs until the overlap ends."""
     try:
-        length = subscriptions.parse_overlap(overlap)
+        length = application.parse_overlap(overlap)
     except ValueError as exc:
         _fail(str(exc))
         return
@@ -185,7 +185,7 @@ def rotate_secret(
     box = _box(_settings())
 
     async def rotate(conn: asyncpg.Connection) -> repository.SecretChange:
-        return await subscriptions.rotate_secret(conn, subscription_id, secret, length, box=box, now=get_clock().now())
+        return await application.rotate_secret(conn, subscription_id, secret, length, box=box, now=get_clock().now())
 
     change = _run(schema, rotate)
     if change.refused:

@@ -1,7 +1,7 @@
 """The notifier's service spec (no I/O at import): what it consumes and what runs beside it.
 
-One consumer group over the topics hospitals and operators hear about (the handler only
-plans deliveries), the dispatcher that sends them, and the DLQ watcher for operators.
+One consumer group over the topics hospitals and operators hear about (its use cases only
+plan deliveries, application.py), the dispatcher that sends them, and the DLQ watcher for operators.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.notifier.adapters.egress import Resolver, system_resolver
-from services.notifier.dispatcher import run_dispatcher
 from services.notifier.domain.messages import HANDLED_EVENTS
+from services.notifier.entrypoints.consumer import consumer
 from services.notifier.entrypoints.dead_letters import watch_dead_letters
-from services.notifier.entrypoints.events import make_handler
+from services.notifier.entrypoints.dispatcher import run_dispatcher
 from services.notifier.settings import NotifierSettings, get_notifier_settings
 from shared.runtime import Consumes, ServiceContext, ServiceSpec, resolve_endpoints
 from shared.topics import DLQ_SUFFIX, all_topics
@@ -54,7 +54,7 @@ def make_spec(
         name=NAME,
         schema=schema,
         migrations=MIGRATIONS,
-        consumes=[Consumes(group, accepted, make_handler)],
+        consumes=[Consumes(group, accepted, consumer)],
         background=[dispatcher, dead_letters],
         default_http_port=HTTP_PORT,
     )

@@ -7,10 +7,10 @@ caller's transaction unless it says otherwise.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import Protocol, cast
 
 import asyncpg
 
@@ -192,46 +192,103 @@ async def list_subscriptions(
     return [_subscription(r) for r in rows]
 
 
-async def candidate_subscriptions(conn: Conn, kode_rs: str | None) -> list[Subscription]:
-    """Active subscriptions that could hear about an event of hospital `kode_rs` (routing decides)."""
-    rows = await conn.fetch(
-        """SELECT s.id, s.audience, s.kode_rs, s.channel, s.target, s.language, s.timezone, s.event_types, s.active,
-                  0 AS signing_secrets, NULL::timestamptz AS overlap_until
-             FROM subscriptions s
-            WHERE s.active AND (s.audience = 'operators' OR s.kode_rs = $1) ORDER BY s.id""",
-        kode_rs,
-    )
-    return [_subscription(r) for r in rows]
+# --------------------------------------------------------------------------- planning (the consumer's unit of work)
+
+_CANDIDATE_COLUMNS = """s.id, s.audience, s.kode_rs, s.channel, s.target, s.language, s.timezone, s.event_types,
+    s.active, 0 AS signing_secrets, NULL::timestamptz AS overlap_until"""
 
 
-# --------------------------------------------------------------------------- planning
+class Subscriptions(Protocol):
+    """The subscriptions planning reads (a fake in unit tests, PostgreSQL in the service)."""
+
+    async def candidates(self, kode_rs: Iterable[str | None]) -> list[Subscription]: ...
 
 
-async def insert_deliveries(conn: Conn, schema: str, rows: list[PlannedDelivery], now: datetime) -> int:
-    """Plan deliveries (one per event and subscription: repeats are ignored); wakes the dispatcher on commit."""
-    if not rows:
-        return 0
-    inserted = await conn.fetch(
-        """INSERT INTO deliveries (event_id, subscription_id, event_type, claim_id, kode_rs, channel, subject, text,
-                                   body, next_attempt_at, created_at)
-           SELECT e, s, t, c, k, ch, sj, tx, b, $10, $10
-           FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::text[], $9::bytea[]) AS u(e, s, t, c, k, ch, sj, tx, b)
-           ON CONFLICT (event_id, subscription_id) DO NOTHING RETURNING id""",
-        [r.event_id for r in rows],
-        [r.subscription_id for r in rows],
-        [r.event_type for r in rows],
-        [r.claim_id for r in rows],
-        [r.kode_rs for r in rows],
-        [r.channel for r in rows],
-        [r.subject for r in rows],
-        [r.text for r in rows],
-        [r.body for r in rows],
-        now,
-    )
-    if inserted:
-        await conn.execute("SELECT pg_notify($1, '')", wake_channel(schema))
-    return len(inserted)
+class Deliveries(Protocol):
+    """The deliveries planning writes."""
+
+    def add(self, delivery: PlannedDelivery, now: datetime) -> None: ...
+
+
+class SqlSubscriptions:
+    """Active subscriptions that could hear about events of some hospitals, read once per unit of work.
+
+    The operators' subscriptions and those of every hospital asked for are read in one query and kept
+    for the unit of work (one batch, or one event when the kernel re-runs event by event), so a later
+    run of the same batch reads only hospitals not seen yet, and most often nothing.
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self._operators: list[Subscription] | None = None
+        self._hospitals: dict[str, list[Subscription]] = {}
+
+    async def candidates(self, kode_rs: Iterable[str | None]) -> list[Subscription]:
+        """The operators' and these hospitals' active subscriptions, by id (routing decides who hears what)."""
+        wanted = {k for k in kode_rs if k is not None}
+        missing = sorted(wanted - self._hospitals.keys())
+        if self._operators is None or missing:
+            rows = await self.conn.fetch(
+                f"""SELECT {_CANDIDATE_COLUMNS} FROM subscriptions s
+                    WHERE s.active AND (($2 AND s.audience = 'operators') OR s.kode_rs = ANY($1::text[]))
+                    ORDER BY s.id""",
+                missing,
+                self._operators is None,
+            )
+            found = [_subscription(r) for r in rows]
+            if self._operators is None:
+                self._operators = [s for s in found if s.audience == "operators"]
+            for k in missing:
+                self._hospitals[k] = [s for s in found if s.audience == "hospital" and s.kode_rs == k]
+        chosen = [*self._operators, *(s for k in wanted for s in self._hospitals[k])]
+        return sorted(chosen, key=lambda s: s.id)
+
+
+class SqlDeliveries:
+    """`deliveries` in PostgreSQL: every delivery the unit of work planned, in one multi-row insert."""
+
+    def __init__(self, conn: Conn, schema: str) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.pending: list[tuple[PlannedDelivery, datetime]] = []
+
+    def add(self, delivery: PlannedDelivery, now: datetime) -> None:
+        """Plan `delivery`, due (and created) at `now`."""
+        self.pending.append((delivery, now))
+
+    async def flush(self) -> list[str]:
+        """Insert what was planned (one per event and subscription: repeats are ignored); the new rows' event types.
+
+        Wakes the dispatcher on commit when anything is new.
+        """
+        planned, self.pending = self.pending, []
+        if not planned:
+            return []
+        rows = [r for r, _ in planned]
+        inserted = await self.conn.fetch(
+            """INSERT INTO deliveries (event_id, subscription_id, event_type, claim_id, kode_rs, channel, subject, text,
+                                       body, next_attempt_at, created_at)
+               SELECT e, s, t, c, k, ch, sj, tx, b, n, n
+               FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                           $8::text[], $9::bytea[], $10::timestamptz[]) AS u(e, s, t, c, k, ch, sj, tx, b, n)
+               ON CONFLICT (event_id, subscription_id) DO NOTHING RETURNING event_type""",
+            [r.event_id for r in rows],
+            [r.subscription_id for r in rows],
+            [r.event_type for r in rows],
+            [r.claim_id for r in rows],
+            [r.kode_rs for r in rows],
+            [r.channel for r in rows],
+            [r.subject for r in rows],
+            [r.text for r in rows],
+            [r.body for r in rows],
+            [now for _, now in planned],
+        )
+        if inserted:
+            await self.conn.execute("SELECT pg_notify($1, '')", wake_channel(self.schema))
+        return [r["event_type"] for r in inserted]
+
+
+# --------------------------------------------------------------------------- DLQ arrivals
 
 
 async def record_dlq_arrival(conn: Conn, arrival: DeadLetterArrival) -> bool:

@@ -21,9 +21,10 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.notifier.adapters import metrics, repository
+from services.notifier import metrics
+from services.notifier.adapters import repository
+from services.notifier.application import plan
 from services.notifier.domain.notices import DeadLetterArrival
-from services.notifier.planning import plan
 from shared import kafka_compat
 from shared.clock import Clock
 from shared.consumer import is_transient

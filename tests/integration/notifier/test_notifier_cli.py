@@ -17,9 +17,9 @@ from deploy.local import Stack, free_port
 from services.notifier import cli as notifier_cli
 from services.notifier.adapters import repository
 from services.notifier.adapters.sealing import SecretBox, new_key
+from services.notifier.application import plan
 from services.notifier.cli import register
 from services.notifier.domain.model import AttemptResult
-from services.notifier.planning import plan
 from services.notifier.service import MIGRATIONS
 from shared import db
 from shared.settings import get_settings

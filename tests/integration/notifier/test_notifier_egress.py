@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from deploy.local import free_port
-from services.notifier import subscriptions
+from services.notifier import application
 from services.notifier.adapters.egress import Egress, guarded_client
 from services.notifier.adapters.sealing import SecretBox
 from services.notifier.domain.destinations import parse_allow_list
@@ -80,7 +80,7 @@ class Names:
 
 async def check(url: str, allow: str = "", names: dict[str, list[str]] | None = None) -> str | None:
     request = webhook("0301R001", url)
-    return await subscriptions.destination_problem(request, Egress(parse_allow_list(allow), Names(names)))
+    return await application.destination_problem(request, Egress(parse_allow_list(allow), Names(names)))
 
 
 async def test_metadata_loopback_and_names_resolving_to_private_addresses_are_refused_at_subscription() -> None:
@@ -231,9 +231,9 @@ def _self_signed(name: str, where: Path) -> str:
     return pem
 
 
-async def _subscribe(pool: asyncpg.Pool, request: Any, egress: Egress) -> subscriptions.Outcome:
+async def _subscribe(pool: asyncpg.Pool, request: Any, egress: Egress) -> application.Outcome:
     async with pool.acquire() as conn, conn.transaction():
-        return await subscriptions.subscribe(
+        return await application.subscribe(
             conn, with_defaults(request), egress=egress, box=SecretBox([SECRETS_KEY]), now=CLOCK.now()
         )
 

@@ -12,8 +12,8 @@ import pytest
 
 from deploy.local import Stack
 from services.notifier.adapters import repository
+from services.notifier.application import plan
 from services.notifier.domain.model import AttemptResult
-from services.notifier.planning import plan
 from services.notifier.service import MIGRATIONS
 from shared import db
 from tests.integration.notifier.notifier_support import CLOCK, event, kode_rs, subscribe, webhook

@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 
 from deploy.local import Stack
-from services.notifier import subscriptions
+from services.notifier import application
 from services.notifier.adapters import repository
 from services.notifier.adapters.sealing import SecretBox
-from services.notifier.planning import plan
+from services.notifier.application import plan
 from services.notifier.service import MIGRATIONS
 from shared import db
 from tests.integration.notifier.notifier_support import (
@@ -49,7 +49,7 @@ async def test_during_the_overlap_either_secret_verifies_and_after_retirement_on
         pool = runtime.ctx.pool
         sub_id = await subscribe(pool, webhook(rs, receiver.url("/rotating")))
         async with pool.acquire() as conn, conn.transaction():
-            change = await subscriptions.rotate_secret(
+            change = await application.rotate_secret(
                 conn, sub_id, NEW_SECRET, timedelta(days=7), box=BOX, now=CLOCK.now()
             )
         assert change.refused is None
@@ -79,7 +79,7 @@ async def test_when_the_overlap_ends_the_old_secret_stops_signing(stack: Stack, 
         sub_id = await subscribe(pool, webhook(rs, "https://rs.example/hook"))
         now = CLOCK.now()
         async with pool.acquire() as conn, conn.transaction():
-            await subscriptions.rotate_secret(conn, sub_id, NEW_SECRET, timedelta(hours=36), box=BOX, now=now)
+            await application.rotate_secret(conn, sub_id, NEW_SECRET, timedelta(hours=36), box=BOX, now=now)
             await plan(conn, schema, event("ClaimPended", rs), now)
         in_overlap = await _signing(pool, now + timedelta(hours=35, minutes=59))
         after_overlap = await _signing(pool, now + timedelta(hours=36, seconds=1))

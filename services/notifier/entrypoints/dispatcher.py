@@ -23,16 +23,17 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.notifier.adapters import metrics, repository
+from services.notifier import metrics
+from services.notifier.adapters import repository
 from services.notifier.adapters.egress import Egress, Resolver, guarded_client, system_resolver
 from services.notifier.adapters.sealing import secret_box
 from services.notifier.adapters.smtp import SmtpSender
 from services.notifier.adapters.webhook import WebhookSender
+from services.notifier.application import plan
 from services.notifier.domain.model import AttemptResult, ClaimedDelivery
 from services.notifier.domain.notices import FailedDelivery
 from services.notifier.domain.retry import Delivered, GiveUp, Random, RetryAt, RetryPolicy, next_step
 from services.notifier.domain.routing import DELIVERY_FAILED, redact_target
-from services.notifier.planning import plan
 from services.notifier.settings import NotifierSettings
 from shared.clock import Clock, sleep_until
 from shared.db import Conn, Pool
