@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
-from prometheus_client import Counter
 
 from services.grouper.adapters.repository import Answer, Answers
 from services.grouper.adapters.unit_of_work import GrouperUnitOfWork
 from services.grouper.domain.engine import Grouped, group_claim
 from services.grouper.domain.reasons import reason
 from services.grouper.domain.tables import GrouperTables
+from services.grouper.metrics import ANSWERS, RESENT
 from services.grouper.settings import GrouperSettings
 from shared.application import Application
 from shared.clock import Clock
@@ -37,8 +37,6 @@ from shared.settings import PolicySettings
 
 log = structlog.get_logger(__name__)
 PRODUCER = "grouper"
-ANSWERS = Counter("grouper_answers", "Claims answered", ["outcome"])
-RESENT = Counter("grouper_resent_revisions", "Revisions received again with the same content (answered once)")
 
 
 class UnitOfWorkLike(Protocol):

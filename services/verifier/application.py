@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from services.verifier import metrics
-from services.verifier.adapters import repository as repo
 from services.verifier.adapters.claims import ClaimRow, ContextKey, Contexts
+from services.verifier.adapters.locks import take_batch_locks
 from services.verifier.adapters.unit_of_work import VerifierUnitOfWork
 from services.verifier.domain import (
     ClaimCheck,
@@ -59,7 +59,7 @@ from services.verifier.settings import VerifierSettings, get_verifier_settings
 from shared.application import Application
 from shared.calendar import get_calendar
 from shared.clock import DEFAULT_BUSINESS_TIMEZONE, Clock
-from shared.consumer import PermanentError, is_transient
+from shared.consumer import PermanentError
 from shared.envelopes import follow_up, originate
 from shared.events import (
     ClaimDeadlineReminder,
@@ -80,7 +80,6 @@ from shared.events import (
     Reason,
     ReviewDecisionRequested,
 )
-from shared.outbox import Tx
 from shared.receipt import received_on
 from shared.settings import PolicySettings
 
@@ -396,29 +395,6 @@ async def duplicate_sep(uow: UnitOfWorkLike, status: ClaimStatus) -> tuple[Reaso
     return (rule_reason("V-DUP-SEP", field="nomor_sep", detail=name_some(others)),)
 
 
-async def take_locks(tx: Tx, events: Sequence[Envelope]) -> None:
-    """Every lock a batch needs, in the verifier's one lock order (repo.lock_in_order), before any handler.
-
-    The sweeper follows the same order: without it a batch took SEP and claim locks in offset order and
-    deadlocked with the sweeper's claim_id order.
-    """
-    claim_ids = [e.claim_id for e in events if e.claim_id is not None and not isinstance(e, ParticipantChanged)]
-    if not claim_ids:
-        return
-    seps = {e.payload.claim.nomor_sep for e in events if isinstance(e, ClaimGrouped)}
-    reviewed = [e.claim_id for e in events if isinstance(e, ReviewDecisionRequested) and e.claim_id]
-    try:
-        async with tx.conn.transaction():  # a savepoint: hostile values must not fail the whole batch here
-            if reviewed:
-                seps.update((await repo.seps_of(tx.conn, reviewed)).values())
-            await repo.lock_in_order(tx.conn, seps, claim_ids)
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        # Event by event, each event's own run takes its locks (a one-event batch cannot deadlock on order).
-        log.warning("batch locks not taken up front", error=repr(exc)[:500])
-
-
 def make_verifier(policy: PolicySettings, clock: Clock, settings: VerifierSettings | None = None) -> Verifier:
     """The use cases' shared state from the deployment's settings."""
     settings = settings or get_verifier_settings()
@@ -442,5 +418,5 @@ def application(verifier: Verifier) -> Application[VerifierUnitOfWork]:
             ParticipantChanged: verifier.participant_changed,
         },
         VerifierUnitOfWork,
-        prepare=take_locks,
+        prepare=take_batch_locks,
     )
