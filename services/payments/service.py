@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.payments.entrypoints.handlers import make_handler
+from services.payments.entrypoints.consumer import consumer
 from services.payments.entrypoints.monitor import monitor, scheduler
 from shared import topics
 from shared.events import (
@@ -34,7 +34,7 @@ SPEC = ServiceSpec(
                     ApprovalGranted,
                 ),
             },
-            lambda ctx: make_handler(ctx.settings.policy, ctx.clock),
+            consumer,
         )
     ],
     background=[monitor, scheduler],

@@ -8,9 +8,11 @@ import structlog
 
 from services.payments import metrics
 from services.payments.adapters import repository as repo
+from services.payments.adapters.unit_of_work import PaymentsUnitOfWork
+from services.payments.application.runs import RunOrder, execute_run
 from services.payments.domain.notices import NoticeKind, deadline_on, notice_due
 from services.payments.domain.penalty import late_penalty
-from services.payments.entrypoints.handlers import RunOrder, execute_run
+from services.payments.entrypoints.consumer import config
 from services.payments.settings import PaymentsSettings, get_payments_settings
 from shared.calendar import get_calendar
 from shared.clock import next_local_time, sleep_until
@@ -115,8 +117,10 @@ async def scheduled_run(ctx: ServiceContext, today: date) -> str | None:
                         rule="FUNDS-ALLOCATED")  # fmt: skip
             return None
         tx = Tx(conn, ctx.schema, ctx.settings.broker.max_output_bytes)
+        uow = PaymentsUnitOfWork(tx)
         order = RunOrder(run_id, funds.amount, funds.allocated_by, funds.approved_by, None)
-        await execute_run(tx, order, ctx.settings.policy, ctx.clock)
+        await execute_run(config(ctx), uow, order)
+        await uow.flush()
         await tx.flush()
     return run_id
 

@@ -1,0 +1,18 @@
+"""What the payments use cases are configured with, read once when the consumer starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.payments.settings import PaymentsSettings
+from shared.clock import Clock
+from shared.settings import PolicySettings
+
+PRODUCER = "payments"  # every event the service writes
+
+
+@dataclass(frozen=True)
+class Config:
+    policy: PolicySettings  # payment days and their unit, the penalty method
+    settings: PaymentsSettings  # the dispute due-date rule
+    clock: Clock  # the payment date of a run, the booking date of a correction
