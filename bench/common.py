@@ -135,6 +135,13 @@ class Proc:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def log_lines_with(self, text: str) -> int:
+        """How many lines of the process's log (its stdout and stderr) contain `text`."""
+        if self.log_path is None or not self.log_path.exists():
+            return 0
+        with self.log_path.open(errors="replace") as log:
+            return sum(1 for line in log if text in line)
+
 
 class Processes:
     """The services (and helpers) of one benchmark run, with an RSS sampler every 0.5 s."""
