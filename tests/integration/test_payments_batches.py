@@ -1,5 +1,6 @@
-"""Per-batch I/O on the real database: a batch of verified claims, and a payment run, cost the same number of
-statements whatever their size (the kernel's inbox and outbox included)."""
+"""Payments batches on the real database through the real kernel: a batch of verified claims, and a payment run,
+cost the same number of statements whatever their size; and a batch mixing every kind of event applies each in
+its order, a later one seeing what an earlier one wrote."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncpg
 import pytest
 
 from deploy.local import Stack
+from services.payments.adapters.repository import account_balances
 from services.payments.adapters.unit_of_work import PaymentsUnitOfWork
 from services.payments.application import application
 from services.payments.application.config import Config
@@ -20,7 +22,18 @@ from services.payments.settings import PaymentsSettings
 from shared import db
 from shared.clock import FixedClock
 from shared.consumer import BatchProcessor, RecordView
-from shared.events import ClaimVerified, ClaimVerifiedPayload, encode_event
+from shared.events import (
+    ClaimVerified,
+    ClaimVerifiedPayload,
+    Envelope,
+    PaymentCorrectionRequested,
+    PaymentCorrectionRequestedPayload,
+    PaymentRunRequested,
+    PaymentRunRequestedPayload,
+    encode_event,
+)
+from shared.metrics import BATCHES_ISOLATED
+from shared.operators import approval_of
 from shared.outbox import Tx
 from shared.settings import PolicySettings
 
@@ -133,3 +146,76 @@ async def test_a_batch_of_verified_claims_and_a_payment_run_cost_the_same_statem
         "SELECT account, sum(amount)::bigint", "SELECT nextval('payment_number') AS", "INSERT INTO payments",
         "UPDATE payment_runs r", "UPDATE payables p", "INSERT INTO ledger_entries",
     ]  # fmt: skip
+
+
+async def test_one_batch_of_claims_runs_and_a_correction_applies_each_in_order_seeing_the_earlier_ones(
+    payments: tuple[asyncpg.Pool, str, Statements],
+) -> None:
+    pool, schema, _ = payments
+    clock = FixedClock(datetime(2026, 5, 4, 3, 0, tzinfo=UTC))  # 10:00 in Jakarta, Mon 4 May 2026
+    app = application(Config(PolicySettings(), PaymentsSettings(), clock))
+    processor = BatchProcessor(pool, schema, "payments", SPEC.consumes[0].accepted, app, clock=clock)
+    # C-1's upheld dispute (verified 20 Apr: due 12 May on its own) arrives before its main verification.
+    supplementary = dated(verified("C-1", seq=1), date(2026, 4, 20), 3_000_000)
+    main, other = (
+        dated(verified("C-1"), date(2026, 2, 25), 6_000_000),
+        dated(verified("C-2"), date(2026, 2, 25), 2_000_000),
+    )
+    first_run, second_run = run_command("R-1", 3_000_000), run_command("R-2", 10_000_000)
+    vedika = PaymentCorrectionRequested(
+        occurred_at=clock.now(), claim_id="C-1", correlation_id=uuid.uuid4(), producer="operator:finance.maker",
+        payload=PaymentCorrectionRequestedPayload(
+            correction_id="VEDIKA-1", verification_seq=1, recover_amount=1_000_000, reason="LOS",
+            requested_by="finance.maker",
+        ),
+    )  # fmt: skip
+    events: list[Envelope] = [
+        supplementary, first_run, approval_of(first_run, "finance.approver", clock.now()),  # R-1 pays the supplementary
+        main, other,  # due 25 Mar; the supplementary, paid already, is not backdated
+        vedika, approval_of(vedika, "finance.approver", clock.now()),  # recovers from the payment just made
+        second_run, approval_of(second_run, "finance.approver", clock.now()),  # nets the recovery from C-1's main
+    ]  # fmt: skip
+    isolated = BATCHES_ISOLATED.labels("payments")._value.get()
+    result = await processor.process([record(n, e) for n, e in enumerate(events)])
+    assert (result.applied, result.dead_letters) == (len(events), 0)
+    assert BATCHES_ISOLATED.labels("payments")._value.get() == isolated  # applied as one batch
+    due = {(r["claim_id"], r["verification_seq"]): r["due_on"] for r in await pool.fetch("SELECT * FROM payables")}
+    assert due == {("C-1", 1): date(2026, 5, 12), ("C-1", 0): date(2026, 3, 25), ("C-2", 0): date(2026, 3, 25)}
+    paid = [
+        tuple(r) for r in await pool.fetch(
+            """SELECT p.claim_id, p.verification_seq, x.run_id, x.penalty, x.total_paid, x.recovered
+               FROM payments x JOIN payables p ON p.id = x.payable_id ORDER BY x.payment_id"""
+        )
+    ]  # fmt: skip
+    # 40 days late on 4 May: 6,000,000 x 1 % x 40/30 = 80,000; 2,000,000 x 1 % x 40/30 = 26,666.67 -> 26,667.
+    assert paid == [
+        ("C-1", 1, "R-1", 0, 3_000_000, 0),
+        ("C-1", 0, "R-2", 80_000, 6_080_000, 1_000_000),
+        ("C-2", 0, "R-2", 26_667, 2_026_667, 0),
+    ]
+    runs = {
+        r["run_id"]: tuple(r)[1:]
+        for r in await pool.fetch("SELECT run_id, paid_count, paid_total, remaining FROM payment_runs")
+    }
+    assert runs == {"R-1": (1, 3_000_000, 0), "R-2": (2, 7_106_667, 2_893_333)}
+    async with pool.acquire() as conn:
+        balances = await account_balances(conn)
+    assert balances["asset:receivable:0301R001"] == 0 and sum(balances.values()) == 0
+
+
+def dated(event: ClaimVerified, on: date, amount: int) -> ClaimVerified:
+    update = {"verified_on": on, "claimed_amount": amount, "approved_amount": amount}
+    return event.model_copy(update={"payload": event.payload.model_copy(update=update)})
+
+
+def run_command(run_id: str, funds: int) -> PaymentRunRequested:
+    return PaymentRunRequested(
+        occurred_at=datetime(2026, 5, 4, 2, 0, tzinfo=UTC), correlation_id=uuid.uuid4(),
+        producer="operator:finance.maker",
+        payload=PaymentRunRequestedPayload(run_id=run_id, funds=funds, requested_by="finance.maker"),
+    )  # fmt: skip
+
+
+def record(offset: int, event: Envelope) -> RecordView:
+    topic = "claims.verified" if isinstance(event, ClaimVerified) else "payments.commands"
+    return RecordView(topic, 0, offset, event.key.encode(), encode_event(event), ())
