@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.common import percentile, summary_ms
+from bench.common import Proc, percentile, summary_ms
 from bench.e2e import LazyItems, bottleneck, goal_line, goals, make_batch
 from services.grouper.domain import Grouped, group_claim, load_grouper_tables
 from shared.events import ClaimSubmitted, ParticipantChanged, parse_event
@@ -129,3 +130,14 @@ def test_bench_claims_are_clean_unique_and_sent_with_a_fresh_instant() -> None:
     assert isinstance(sent, ClaimSubmitted)
     assert topic == "claims.submitted" and key == batch.claim_ids[0].encode()
     assert sent.occurred_at > batch.submissions[0].occurred_at
+
+
+def test_deadlocks_are_counted_per_service_log_line(tmp_path: Path) -> None:
+    log = tmp_path / "verifier.log"
+    log.write_text(
+        '{"event": "batch failed", "exception": "asyncpg.exceptions.DeadlockDetectedError: deadlock detected"}\n'
+        '{"event": "retrying"}\n'
+        '{"event": "batch failed", "error": "DeadlockDetectedError"}\n'
+    )
+    assert Proc("verifier", 1, log_path=log).log_lines_with("DeadlockDetectedError") == 2
+    assert Proc("grouper", 2, log_path=tmp_path / "missing.log").log_lines_with("DeadlockDetectedError") == 0
