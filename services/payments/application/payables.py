@@ -10,6 +10,7 @@ with (only when it has replays), and one insert of their ledger entries at flush
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from services.payments import metrics
 from services.payments.adapters.ledger import LedgerEntry
@@ -26,32 +27,20 @@ from shared.events import ClaimVerified
 
 async def verified(config: Config, uow: UnitOfWorkLike, events: Sequence[ClaimVerified]) -> None:
     """Make a batch of verifications payables; a replay is absorbed, a conflicting one refused by name."""
-    policy, from_original = config.policy, config.settings.dispute_due_from_original
-    calendar = get_calendar()
-    own_due = [
-        payment_due_on(e.payload.verified_on, calendar, policy.payment_days, policy.payment_day_unit) for e in events
-    ]
-    supplementary = {e.claim_id for e in events if e.payload.verification_seq > 0}
-    originals = await uow.payables.main_due_dates(supplementary) if from_original and supplementary else {}
-    for event, due in zip(events, own_due, strict=True):
-        if event.payload.verification_seq == 0:
-            # A main verification of this batch (recorded ones win: they are what supplementaries got before).
-            originals.setdefault(event.claim_id, due)
+    due = await due_dates(config, uow, events)
     new: dict[PayableKey, NewPayable] = {}  # the first of each key in the batch
     again: list[NewPayable] = []  # the same key later in the batch: a replay of the first
-    for event, due in zip(events, own_due, strict=True):
+    for event, due_on in zip(events, due, strict=True):
         p = event.payload
-        original = originals.get(event.claim_id) if p.verification_seq > 0 else None
         payable = NewPayable(
-            event.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.approved_amount, p.verified_on,
-            payable_due_on(p.verification_seq, due, original, from_original), p.deemed_complete,
-            event.correlation_id, event.event_id,
+            event.claim_id, p.verification_seq, p.nomor_sep, p.kode_rs, p.approved_amount, p.verified_on, due_on,
+            p.deemed_complete, event.correlation_id, event.event_id,
         )  # fmt: skip
         if payable.key in new:
             again.append(payable)
         else:
             new[payable.key] = payable
-    created = await uow.payables.add(list(new.values()), backdate=from_original)
+    created = await uow.payables.add(list(new.values()), backdate=config.settings.dispute_due_from_original)
     replays = [*(p for k, p in new.items() if k not in created), *again]
     if replays:
         recorded = await uow.payables.recorded({p.key for p in replays})
@@ -61,6 +50,29 @@ async def verified(config: Config, uow: UnitOfWorkLike, events: Sequence[ClaimVe
         if key in created:
             book_payable(uow, created[key], payable)
             metrics.PAYABLES_CREATED.inc()
+
+
+async def due_dates(config: Config, uow: UnitOfWorkLike, events: Sequence[ClaimVerified]) -> list[date]:
+    """Each verification's due date; a supplementary's from its main verification, recorded or in this batch."""
+    policy, from_original = config.policy, config.settings.dispute_due_from_original
+    calendar = get_calendar()
+    days, unit = policy.payment_days, policy.payment_day_unit
+    own = [payment_due_on(e.payload.verified_on, calendar, days, unit) for e in events]
+    supplementary = {e.claim_id for e in events if e.payload.verification_seq > 0}
+    originals = await uow.payables.main_due_dates(supplementary) if from_original and supplementary else {}
+    for event, due_on in zip(events, own, strict=True):
+        if event.payload.verification_seq == 0:
+            # A main verification of this batch; a recorded one wins (it is what was recorded, and stays).
+            # Whether the main comes before or after its supplementary in the batch, the supplementary is due
+            # on the earlier of the two dates, as when the main arrives later and moves it back.
+            originals.setdefault(event.claim_id, due_on)
+    return [
+        payable_due_on(
+            e.payload.verification_seq, due_on,
+            originals.get(e.claim_id) if e.payload.verification_seq > 0 else None, from_original,
+        )
+        for e, due_on in zip(events, own, strict=True)
+    ]  # fmt: skip
 
 
 def refuse_if_changed(recorded: RecordedPayable, p: NewPayable) -> None:
