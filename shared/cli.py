@@ -195,7 +195,7 @@ def _register_services() -> None:
     """Mount each service's own subcommands (a service without a CLI is skipped)."""
     import importlib
 
-    for name in ("grouper", "verifier", "payments", "notifier", "simulator"):
+    for name in ("grouper", "verifier", "payments", "notifier", "gateway", "simulator"):
         try:
             module = importlib.import_module(f"services.{name}.cli")
         except ModuleNotFoundError:

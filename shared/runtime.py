@@ -81,6 +81,9 @@ class ServiceSpec:
     consumes: Sequence[Consumes]
     background: Sequence[Callable[[ServiceContext], Awaitable[None]]] = ()
     default_http_port: int = 8080
+    # An HTTP API of the service's own (the gateway's), built with the runtime and served on every path the
+    # runtime's routes (/health/live, /health/ready, /metrics, /asyncapi) do not take.
+    http_app: Callable[[ServiceRuntime], Any] | None = None
 
 
 def resolve_endpoints(settings: Settings) -> tuple[str, str]:
@@ -320,6 +323,18 @@ def liveness_response(runtime: ServiceRuntime) -> AsgiResponse:
     )
 
 
+class ServiceApp(AsgiFastStream):
+    """FastStream's ASGI app; a path none of its routes takes goes to the service's own HTTP API, if any."""
+
+    http_app: Any = None
+
+    async def not_found(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.http_app is not None:
+            await self.http_app(scope, receive, send)
+            return
+        await super().not_found(scope, receive, send)
+
+
 def build_app(spec: ServiceSpec, settings: Settings | None = None) -> AsgiFastStream:
     """The ASGI + FastStream application of one service."""
     settings = settings or get_settings()
@@ -341,7 +356,7 @@ def build_app(spec: ServiceSpec, settings: Settings | None = None) -> AsgiFastSt
     async def prometheus(scope: Any) -> AsgiResponse:
         return AsgiResponse(generate_latest(metrics.registry), 200, headers={"content-type": CONTENT_TYPE_LATEST})
 
-    app = AsgiFastStream(
+    app = ServiceApp(
         runtime.broker,
         asgi_routes=[("/health/live", live), ("/health/ready", ready), ("/metrics", prometheus)],
         logger=logging.getLogger("jkn.app"),
@@ -350,6 +365,8 @@ def build_app(spec: ServiceSpec, settings: Settings | None = None) -> AsgiFastSt
         after_shutdown=[runtime.stop],
         asyncapi_path="/asyncapi",
     )
+    if spec.http_app is not None:
+        app.http_app = spec.http_app(runtime)
     app.runtime = runtime  # type: ignore[attr-defined]
     return app
 
