@@ -43,6 +43,10 @@ class Ledger(Protocol):
         ...
 
 
+_RECEIVABLES = RECEIVABLE_PREFIX + "%"
+assert _RECEIVABLES == "asset:receivable:%", "migration 0005's index predicate names this pattern"
+
+
 class SqlLedger:
     """`ledger_entries` in PostgreSQL (the table refuses updates and deletes)."""
 
@@ -69,13 +73,15 @@ class SqlLedger:
 
     async def receivables(self) -> dict[str, int]:
         await self.settle()
+        # The pattern is a literal, not a parameter, so the planner can use the partial indexes of
+        # migration 0005 (their predicate must match the query's text).
         rows = await self.conn.fetch(
-            """SELECT account, sum(amount)::bigint AS balance FROM (
-                   SELECT debit_account AS account, amount FROM ledger_entries WHERE debit_account LIKE $1
-                   UNION ALL SELECT credit_account, -amount FROM ledger_entries WHERE credit_account LIKE $1) e
-               GROUP BY account HAVING sum(amount) > 0""",
-            RECEIVABLE_PREFIX + "%",
-        )  # fmt: skip
+            f"""SELECT account, sum(amount)::bigint AS balance FROM (
+                   SELECT debit_account AS account, amount FROM ledger_entries WHERE debit_account LIKE '{_RECEIVABLES}'
+                   UNION ALL
+                   SELECT credit_account, -amount FROM ledger_entries WHERE credit_account LIKE '{_RECEIVABLES}') e
+               GROUP BY account HAVING sum(amount) > 0"""
+        )
         return {r["account"].removeprefix(RECEIVABLE_PREFIX): int(r["balance"]) for r in rows}
 
     async def flush(self) -> None:
