@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -20,7 +21,20 @@ from services.gateway.adapters.sealing import SecretBox
 from services.grouper.service import SPEC as GROUPER
 from shared import db
 from shared.db import Pool
-from shared.events import ClaimGrouped, ClaimSubmitted, Envelope
+from shared.events import (
+    Adjustment,
+    ClaimGrouped,
+    ClaimPaid,
+    ClaimPaidPayload,
+    ClaimPended,
+    ClaimPendedPayload,
+    ClaimSubmitted,
+    ClaimVerified,
+    ClaimVerifiedPayload,
+    Envelope,
+    Reason,
+)
+from tests.support.factories import example
 from tests.support.gateway import Client, gateway_settings, gateway_spec, register, served
 from tests.support.kafka import eventually
 from tests.support.services import Lane, new_lane, running
@@ -180,3 +194,220 @@ async def test_a_hospital_over_its_rate_is_told_when_to_come_back(world: World, 
     assert [r.status_code for r in answers] == [404, 404, 429]
     assert int(answers[2].headers["Retry-After"]) >= 90
     assert answers[2].json()["title"] == "Too many requests"
+
+
+# ---------------------------------------------------------------------------------------------- our contract
+
+
+def contract_claim(sep: str, kode_rs: str = A, **changes: Any) -> dict[str, Any]:
+    claim: dict[str, Any] = example("ClaimSubmitted")["payload"]["claim"]
+    claim.update(nomor_sep=sep, kode_rs=kode_rs, **changes)
+    return claim
+
+
+async def test_a_claim_refused_by_the_contract_is_a_problem_naming_each_field_and_nothing_is_kept(world: World) -> None:
+    sep = new_sep()
+    bad = contract_claim(sep, gender=3, surprise=True)
+    bad["tarif_rs"]["obat"] = "banyak"
+    r = await world.a.post("/v1/claims", bad)
+    assert (r.status_code, r.headers["content-type"]) == (422, "application/problem+json")
+    problem = r.json()
+    assert (problem["type"], problem["title"], problem["status"]) == (
+        "urn:jkn-claims:gateway:problem:validation", "Invalid claim", 422)  # fmt: skip
+    assert sorted((e["field"], e["rule"]) for e in problem["errors"]) == [
+        ("gender", "literal_error"), ("surprise", "extra_forbidden"), ("tarif_rs.obat", "int_parsing")]  # fmt: skip
+    malformed = await world.http.post("/v1/claims", content=b"{nope", headers=world.a.who.headers(b"{nope"))
+    assert (malformed.status_code, malformed.json()["title"]) == (400, "Malformed JSON")
+    other = await world.a.post("/v1/claims", contract_claim(new_sep(B), kode_rs=B))
+    assert (other.status_code, other.json()["errors"][0]["field"]) == (403, "kode_rs")
+    huge = b"x" * (256 * 1024 + 1)
+    too_large = await world.http.post("/v1/claims", content=huge, headers=world.a.who.headers(huge))
+    assert (too_large.status_code, too_large.json()["title"]) == (413, "Body too large")
+    assert int(await world.pool.fetchval("SELECT count(*) FROM drafts WHERE nomor_sep = $1", sep)) == 0
+    await eventually(world.drained)
+    assert await world.events("claims.submitted", sep) == []
+
+
+async def test_an_idempotency_key_answers_a_retry_with_the_first_answer_and_refuses_another_body(world: World) -> None:
+    sep = new_sep()
+    claim = contract_claim(sep)
+    first = await world.a.post("/v1/claims", claim, **{"Idempotency-Key": f"k-{sep}"})
+    assert first.status_code == 202, first.text
+    assert first.json()["revision"] == 0 and first.json()["href"] == f"/v1/claims/{sep}"
+    again = await world.a.post("/v1/claims", claim, **{"Idempotency-Key": f"k-{sep}"})
+    assert (again.status_code, again.json()) == (202, first.json())
+    plain_retry = await world.a.post("/v1/claims", claim)  # no key: the same content for the same revision
+    assert (plain_retry.status_code, plain_retry.json()) == (202, first.json())
+    changed = await world.a.post("/v1/claims", contract_claim(sep, icu_days=1), **{"Idempotency-Key": f"k-{sep}"})
+    assert (changed.status_code, changed.json()["errors"][0]["field"]) == (422, "Idempotency-Key")
+    resent = await world.a.post("/v1/claims", contract_claim(sep, icu_days=1))
+    assert (resent.status_code, resent.json()["errors"][0]["rule"]) == (409, "resubmit-after-pend")
+    await eventually(world.drained)
+    assert len(await world.events("claims.submitted", sep)) == 1
+
+
+# ---------------------------------------------------------------------------------------------- authorization
+
+
+async def test_a_hospital_sees_only_its_own_claims_and_an_operator_sees_all(world: World) -> None:
+    sep_a, sep_b = new_sep(A), new_sep(B)
+    assert (
+        await world.a.post("/v1/claims", contract_claim(sep_a, tgl_masuk="2026-10-27", tgl_pulang="2026-10-30"))
+    ).status_code == 202
+    assert (
+        await world.b.post(
+            "/v1/claims", contract_claim(sep_b, kode_rs=B, tgl_masuk="2026-10-27", tgl_pulang="2026-10-30")
+        )
+    ).status_code == 202
+    assert (await world.a.get(f"/v1/claims/{sep_a}")).status_code == 200
+    assert (await world.b.get(f"/v1/claims/{sep_a}")).status_code == 404
+    assert (await world.b.get(f"/v1/claims/{sep_a}")).json() == (await world.b.get("/v1/claims/NOSUCHCLAIM")).json() | {
+        "detail": f"no claim {sep_a} for this credential", "instance": f"/v1/claims/{sep_a}"}  # fmt: skip
+    assert (await world.operator.get(f"/v1/claims/{sep_b}")).status_code == 200
+    by_b = await world.b.eklaim("get_claim_data", {"nomor_sep": sep_a})
+    assert (by_b.status_code, by_b.json()["metadata"]["error_no"]) == (404, "E2004")
+    query = {"tgl_pulang": "2026-10-30", "jenis_rawat": 1, "status": 1}
+
+    async def seps(client: Client) -> set[str]:
+        r = await client.get("/v1/monitoring/klaim", **query)
+        assert r.status_code == 200, r.text
+        return {k["noSEP"] for k in r.json()["response"]["klaim"]}
+
+    assert sep_a in await seps(world.a) and sep_b not in await seps(world.a)
+    assert sep_b in await seps(world.b) and sep_a not in await seps(world.b)
+    assert {sep_a, sep_b} <= await seps(world.operator)
+    refused = await world.operator.post("/v1/claims", contract_claim(new_sep(A)))
+    assert refused.status_code == 403
+
+
+# ---------------------------------------------------------------------------------------------- monitoring
+
+
+def _envelope(claim_id: str, producer: str) -> dict[str, Any]:
+    return {
+        "occurred_at": datetime.now(UTC),
+        "claim_id": claim_id,
+        "correlation_id": uuid.uuid4(),
+        "producer": producer,
+    }
+
+
+def pended(sep: str) -> ClaimPended:
+    missing = Reason(code="V-DOC-CONSENT", field="documents", message_id="Informed consent belum dilampirkan",
+                     message_en="Informed consent is missing")  # fmt: skip
+    payload = ClaimPendedPayload(revision=0, nomor_sep=sep, kode_rs=A, pended_on=date(2026, 11, 10),
+                                 resubmit_by=date(2026, 11, 19), missing=[missing])  # fmt: skip
+    return ClaimPended(**_envelope(sep, "verifier"), payload=payload)
+
+
+def verified(sep: str, claimed: int) -> ClaimVerified:
+    payload = ClaimVerifiedPayload(revision=1, nomor_sep=sep, kode_rs=A, verification_seq=0,
+                                   verified_on=date(2026, 11, 20), claimed_amount=claimed,
+                                   approved_amount=claimed - 100_000, dispute_by=date(2026, 12, 10),
+                                   adjustments=[Adjustment(amount=100_000, reason=Reason(
+                                       code="V-ADJ-LOS", field="tgl_pulang", message_id="Lama rawat dikoreksi",
+                                       message_en="Length of stay corrected"))])  # fmt: skip
+    return ClaimVerified(**_envelope(sep, "verifier"), payload=payload)
+
+
+def paid(sep: str, approved: int) -> ClaimPaid:
+    payload = ClaimPaidPayload(nomor_sep=sep, kode_rs=A, verification_seq=0, approved_amount=approved,
+                               penalty=12_345, total_paid=approved + 12_345, net_paid=approved + 12_345,
+                               due_on=date(2026, 12, 11), paid_on=date(2026, 12, 14), days_late=3,
+                               penalty_method="daily_pro_rata", payment_run_id="RUN-1", payment_id="PAY-1",
+                               ledger_entry_ids=["LE-1"])  # fmt: skip
+    return ClaimPaid(**_envelope(sep, "payments"), payload=payload)
+
+
+async def test_the_monitor_follows_a_claim_through_pending_resubmission_verification_and_payment(world: World) -> None:
+    sep = new_sep()
+    day = {"tgl_masuk": "2026-11-01", "tgl_pulang": "2026-11-04"}
+    assert (await world.a.post("/v1/claims", contract_claim(sep, **day))).status_code == 202
+
+    async def status(expected: str) -> dict[str, Any]:
+        async def reached() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await world.a.get(f"/v1/claims/{sep}")).json()
+            return body if body["status"] == expected else None
+
+        await eventually(reached, within=30)
+        return await reached() or {}
+
+    async def monitor(code: int) -> list[dict[str, Any]]:
+        r = await world.a.get("/v1/monitoring/klaim", tgl_pulang="2026-11-04", jenis_rawat=1, status=code)
+        assert r.json()["metaData"] == {"code": "200", "message": "OK"}
+        return [k for k in r.json()["response"]["klaim"] if k["noSEP"] == sep]
+
+    grouped = await status("grouped")
+    cbg, tariff = grouped["grouping"]["cbg_code"], grouped["grouping"]["tarif_grouper"]
+    assert cbg and tariff and grouped["amounts"]["claimed"] == tariff
+    (row,) = await monitor(1)
+    assert (row["status"], row["Inacbg"]["kode"], row["biaya"]["byPengajuan"], row["biaya"]["bySetujui"]) == (
+        "Proses Verifikasi", cbg, str(tariff), "0")  # fmt: skip
+    assert row["biaya"]["byTarifRS"] == "6550000" and row["tglPulang"] == "2026-11-04"
+
+    await world.lane.publish([pended(sep)])
+    pending = await status("pended")
+    assert pending["reasons"] == [{"code": "V-DOC-CONSENT", "field": "documents",
+                                   "message_id": "Informed consent belum dilampirkan",
+                                   "message_en": "Informed consent is missing"}]  # fmt: skip
+    assert pending["deadlines"]["resubmit_by"] == "2026-11-19"
+    assert [r["status"] for r in await monitor(2)] == ["Pending Verifikasi"] and await monitor(1) == []
+
+    resubmitted = await world.a.post("/v1/claims", contract_claim(sep, **day, coder_nik="3171234567890002"))
+    assert (resubmitted.status_code, resubmitted.json()["revision"]) == (202, 1)
+    assert (await status("grouped"))["revision"] == 1
+
+    await world.lane.publish([verified(sep, tariff)])
+    approved = await status("verified")
+    assert approved["amounts"] == {"claimed": tariff, "approved": tariff - 100_000, "paid": None,
+                                        "penalty": None, "recovered": None, "net_paid": None}  # fmt: skip
+    assert approved["deadlines"] == {"resubmit_by": None, "dispute_by": "2026-12-10"}
+    assert [r["code"] for r in approved["reasons"]] == ["V-ADJ-LOS"]
+
+    await world.lane.publish([paid(sep, tariff - 100_000)])
+    settled = await status("paid")
+    assert settled["amounts"] == {"claimed": tariff, "approved": tariff - 100_000, "paid": tariff - 100_000 + 12_345,
+                                  "penalty": 12_345, "recovered": 0, "net_paid": tariff - 100_000 + 12_345}  # fmt: skip
+    assert settled["payment_date"] == "2026-12-14"
+    (row,) = await monitor(3)
+    assert (row["status"], row["biaya"]["bySetujui"]) == ("Klaim", str(tariff - 100_000))
+    submitted = await world.events("claims.submitted", sep)
+    assert [e.payload.revision for e in submitted if isinstance(e, ClaimSubmitted)] == [0, 1]
+
+
+# ---------------------------------------------------------------------------------------------- E-Klaim rules
+
+
+async def test_eklaim_refusals_name_the_error_number_and_field_and_the_claim_keeps_its_state(world: World) -> None:
+    sep = new_sep()
+    assert (await world.a.eklaim("new_claim", new_claim(sep))).status_code == 200
+    duplicate = await world.a.eklaim("new_claim", new_claim(sep) | {"gender": 2})
+    assert (duplicate.status_code, duplicate.json()["metadata"]["error_no"]) == (409, "E2007")
+    backwards = set_claim_data(sep) | {"tgl_pulang": "2026-11-01 08:00:00"}
+    r = await world.a.eklaim("set_claim_data", backwards, nomor_sep=sep)
+    assert r.status_code == 400
+    message = "Tanggal Pulang mendahului Tanggal Masuk: tgl_pulang: 2026-11-01 08:00:00 is before tgl_masuk "
+    message += "2026-11-02 12:55:00"
+    assert r.json()["metadata"] == {"code": 400, "error_no": "E2012", "field": "tgl_pulang",
+                                    "method": "set_claim_data", "message": message}  # fmt: skip
+    unknown = await world.a.eklaim("grouper", {"nomor_sep": sep})
+    assert unknown.json()["metadata"]["error_no"] == "E2001"
+    not_ready = await world.a.eklaim("claim_final", {"nomor_sep": sep, "coder_nik": "1"})
+    assert (not_ready.json()["metadata"]["error_no"], not_ready.json()["metadata"]["field"]) == ("E2030", "tgl_masuk")
+    assert (await world.a.eklaim("set_claim_data", set_claim_data(sep), nomor_sep=sep)).status_code == 200
+    clear = await world.a.eklaim("set_claim_data", {"procedure": "#", "coder_nik": "1"}, nomor_sep=sep)
+    assert clear.status_code == 200
+    data = (await world.a.eklaim("get_claim_data", {"nomor_sep": sep})).json()["response"]
+    assert (data["procedure"], data["diagnosa"], data["tarif_rs"]["kamar"], data["upgrade_class_class"]) == (
+        "", "S73.0#E11.9", "6000000", "vip")  # fmt: skip
+    assert (await world.a.eklaim("claim_final", {"nomor_sep": sep, "coder_nik": "1"})).status_code == 200
+    status = (await world.a.eklaim("get_claim_status", {"nomor_sep": sep})).json()["response"]
+    assert status["status_kirim"] == "1" and status["tgl_kirim"]
+    for method, error_no in (("set_claim_data", "E2009"), ("reedit_claim", "E2039"), ("delete_claim", "E2038")):
+        r = await world.a.eklaim(method, {"nomor_sep": sep, "coder_nik": "1"}, nomor_sep=sep)
+        assert r.json()["metadata"]["error_no"] == error_no, (method, r.json())
+    draft = await world.a.eklaim("new_claim", new_claim(other := new_sep()))
+    assert draft.status_code == 200
+    assert (await world.a.eklaim("delete_claim", {"nomor_sep": other, "coder_nik": "1"})).status_code == 200
+    gone = await world.a.eklaim("get_claim_data", {"nomor_sep": other})
+    assert gone.json()["metadata"]["error_no"] == "E2004"
