@@ -19,7 +19,7 @@ from typing import Any
 
 from deploy.gen_acls import password_variable
 from shared.access import Acl, Principal, acls, compose_principals, principals
-from shared.topics import ALLOWED_PRODUCERS, dlq_topic
+from shared.topics import ALLOWED_PRODUCERS, HOSPITAL, SPEAKS_FOR_HOSPITALS, dlq_topic
 
 Doc = dict[str, Any]
 KAFKA_OPERATIONS = frozenset({"Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction",
@@ -38,7 +38,9 @@ def service_needs() -> dict[str, set[Acl]]:
     needs: dict[str, set[Acl]] = {}
     for spec in SERVICES():
         consumed = {t for c in spec.consumes for t in c.accepted}
-        writes = {t for t, who in ALLOWED_PRODUCERS.items() if spec.name in who} | {dlq_topic(t) for t in consumed}
+        speaks_for = {HOSPITAL} if spec.name in SPEAKS_FOR_HOSPITALS else set()  # the gateway, for each hospital
+        writes = {t for t, who in ALLOWED_PRODUCERS.items() if spec.name in who or who & speaks_for}
+        writes |= {dlq_topic(t) for t in consumed}
         rules = {Acl("topic", t, op) for t in writes for op in ("Write", "Describe")}
         rules |= {Acl("topic", t, op) for t in consumed for op in ("Read", "Describe")}
         rules |= {Acl("group", c.name, "Read") for c in spec.consumes}

@@ -28,17 +28,24 @@ from shared.services import SERVICES
 PG_DATA = Path(".local/pgdata")
 # The notifier's webhook secrets are sealed with this key and stored in PostgreSQL: it must outlive a restart too.
 NOTIFIER_KEY_FILE = Path(".local/notifier-secrets.key")
+# The same for the gateway's hospital secrets (claimsctl hospitals, run beside make run, finds it there too).
+GATEWAY_KEY_FILE = Path(".local/gateway-secrets.key")
+
+
+def _kept_key(variable: str, path: Path) -> str:
+    """`variable` if set, else the key kept next to the data directory (made on the first run)."""
+    if key := os.environ.get(variable):
+        return key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _notifier_secrets_key() -> str:
     """NOTIFIER_SECRETS_KEY if set, else the key kept next to the data directory (made on the first run)."""
-    if key := os.environ.get("NOTIFIER_SECRETS_KEY"):
-        return key
-    if not NOTIFIER_KEY_FILE.exists():
-        NOTIFIER_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-        NOTIFIER_KEY_FILE.write_text(Fernet.generate_key().decode())
-        NOTIFIER_KEY_FILE.chmod(0o600)
-    return NOTIFIER_KEY_FILE.read_text().strip()
+    return _kept_key("NOTIFIER_SECRETS_KEY", NOTIFIER_KEY_FILE)
 
 
 async def republish_retained_outbox(dsn: str) -> dict[str, int]:
@@ -73,6 +80,7 @@ def _pump(name: str, stream: IO[bytes]) -> None:
 def main() -> int:
     """Start everything, wait for Ctrl-C or a service to die, stop everything."""
     os.environ["NOTIFIER_SECRETS_KEY"] = _notifier_secrets_key()
+    os.environ["GATEWAY_SECRETS_KEY"] = _kept_key("GATEWAY_SECRETS_KEY", GATEWAY_KEY_FILE)
     stack = start_stack(durable=True, data_dir=PG_DATA)
     write_env(stack)
     print(f"local stack ({stack.kind}): {stack.bootstrap_servers}  {stack.database_url}", flush=True)
@@ -100,7 +108,9 @@ def main() -> int:
             procs[spec.name] = proc
             assert proc.stdout is not None
             threading.Thread(target=_pump, args=(spec.name, proc.stdout), daemon=True).start()
-            print(f"started {spec.name} (health: http://127.0.0.1:{spec.default_http_port}/health/ready)", flush=True)
+            url = f"http://127.0.0.1:{spec.default_http_port}"
+            api = f", API: {url}/v1 (OpenAPI {url}/openapi.json)" if spec.http_app is not None else ""
+            print(f"started {spec.name} (health: {url}/health/ready{api})", flush=True)
         if not procs:
             print("no services built yet: the stack stays up (Ctrl-C to stop)", flush=True)
         while not stopping.is_set():

@@ -74,8 +74,10 @@ class Acl:
 
 
 def produced_by(principal: str) -> frozenset[str]:
-    """The topics `shared.topics.ALLOWED_PRODUCERS` lets `principal` produce."""
-    return frozenset(t for t, who in topics.ALLOWED_PRODUCERS.items() if principal in who)
+    """The topics `shared.topics.ALLOWED_PRODUCERS` lets `principal` produce (the hospitals' own topics for
+    a principal of `shared.topics.SPEAKS_FOR_HOSPITALS`)."""
+    speaks_for = {topics.HOSPITAL} if principal in topics.SPEAKS_FOR_HOSPITALS else set()
+    return frozenset(t for t, who in topics.ALLOWED_PRODUCERS.items() if principal in who or who & speaks_for)
 
 
 def _service(name: str) -> Principal:

@@ -87,6 +87,7 @@ class DatabaseSettings(BaseSettings):
     db_password_verifier: str = Field(default="", description="`claimsctl db provision`: password of jkn_verifier")
     db_password_payments: str = Field(default="", description="`claimsctl db provision`: password of jkn_payments")
     db_password_notifier: str = Field(default="", description="`claimsctl db provision`: password of jkn_notifier")
+    db_password_gateway: str = Field(default="", description="`claimsctl db provision`: password of jkn_gateway")
     db_password_claimsctl: str = Field(
         default="", description="`claimsctl db provision`: password of jkn_claimsctl (operators: views, `ops` audit)"
     )
@@ -139,7 +140,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="Health and metrics listener")
     http_port: int = Field(
         default=0,
-        description="0: the service's own default (grouper 8081, verifier 8082, payments 8083, notifier 8084)",
+        description="0: the service's own default (grouper 8081, verifier 8082, payments 8083, notifier 8084, "
+        "gateway 8085)",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["json", "console"] = Field(default="json", description="json lines, or console for people")
@@ -206,7 +208,7 @@ def settings_classes() -> list[type[BaseSettings]]:
         BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings, OperatorSettings,
         ClaimsctlSettings,
     ]  # fmt: skip
-    for name in ("grouper", "verifier", "payments", "notifier"):
+    for name in ("grouper", "verifier", "payments", "notifier", "gateway"):
         try:
             module = importlib.import_module(f"services.{name}.settings")
         except ModuleNotFoundError:

@@ -102,3 +102,7 @@ ALLOWED_PRODUCERS: dict[str, frozenset[str]] = {
     # The membership system, and `claimsctl participants import` for a branch's CSV.
     PARTICIPANTS_CHANGED: frozenset({"membership", "claimsctl"}),
 }
+# Principals that write the hospitals' topics on their behalf: the hospital gateway publishes each
+# hospital's claims with producer `hospital:<kode_rs>` of the hospital it authenticated, so the producer
+# check above judges them as that hospital's (its kode_rs, its SEPs); the broker lets the gateway write there.
+SPEAKS_FOR_HOSPITALS: frozenset[str] = frozenset({"gateway"})

@@ -39,6 +39,14 @@ echo "kafka access: payments ready"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:notifier --operation Read --resource-pattern-type literal --group notifier --group notifier-dlq >/dev/null
 echo "kafka access: notifier ready"
 
+# gateway: writes 8 topics, reads 6, groups ['gateway']
+: "${JKN_SCRAM_PASSWORD_GATEWAY:?JKN_SCRAM_PASSWORD_GATEWAY must be set: the SCRAM password of gateway}"
+"$BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --alter --entity-type users --entity-name gateway --add-config "SCRAM-SHA-512=[password=${JKN_SCRAM_PASSWORD_GATEWAY}]" >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:gateway --operation Describe --operation Read --resource-pattern-type literal --topic claims.dispute-resolved --topic claims.grouped --topic claims.paid --topic claims.pended --topic claims.rejected --topic claims.verified >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:gateway --operation Describe --operation Write --resource-pattern-type literal --topic claims.dispute-resolved.dlq --topic claims.disputed --topic claims.grouped.dlq --topic claims.paid.dlq --topic claims.pended.dlq --topic claims.rejected.dlq --topic claims.submitted --topic claims.verified.dlq >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:gateway --operation Read --resource-pattern-type literal --group gateway >/dev/null
+echo "kafka access: gateway ready"
+
 # claimsctl: writes 3 topics, reads 30, groups -
 : "${JKN_SCRAM_PASSWORD_CLAIMSCTL:?JKN_SCRAM_PASSWORD_CLAIMSCTL must be set: the SCRAM password of claimsctl}"
 "$BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --alter --entity-type users --entity-name claimsctl --add-config "SCRAM-SHA-512=[password=${JKN_SCRAM_PASSWORD_CLAIMSCTL}]" >/dev/null

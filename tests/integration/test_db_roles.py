@@ -298,7 +298,7 @@ async def _owners_and_passwords(dsn: str) -> tuple[dict[str, set[str]], dict[str
     try:
         tables = await conn.fetch(
             "SELECT schemaname, tableowner FROM pg_tables WHERE schemaname IN "
-            "('grouper', 'verifier', 'payments', 'notifier', 'ops')"
+            "('grouper', 'verifier', 'payments', 'notifier', 'gateway', 'ops')"
         )
         passwords = await conn.fetch(
             "SELECT rolname, rolpassword IS NOT NULL AS has FROM pg_authid WHERE rolname ~ '^jkn_'"
@@ -325,9 +325,9 @@ def test_claimsctl_db_provision_makes_every_role_then_migrates_each_schema_as_it
     owners, has_password = asyncio.run(_owners_and_passwords(fresh_postgres))
     assert owners == {
         "grouper": {"jkn_grouper"}, "verifier": {"jkn_verifier"}, "payments": {"jkn_payments"},
-        "notifier": {"jkn_notifier"}, "ops": {"jkn_claimsctl"},
+        "notifier": {"jkn_notifier"}, "gateway": {"jkn_gateway"}, "ops": {"jkn_claimsctl"},
     }  # fmt: skip
     assert has_password == {
         "jkn_grouper": False, "jkn_verifier": False, "jkn_payments": True, "jkn_notifier": False,
-        "jkn_claimsctl": False, "jkn_claimsctl_ro": False,
+        "jkn_gateway": False, "jkn_claimsctl": False, "jkn_claimsctl_ro": False,
     }  # fmt: skip

@@ -40,7 +40,7 @@ ERRORS: Final[dict[str, tuple[str, int]]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: Python sets __traceback__ on exceptions it raises
 class EklaimError(Exception):
     """A refused E-Klaim request: the error number, the field it is about and the rule it broke."""
 

@@ -55,7 +55,7 @@ def vclaim_error(status: int, message: str) -> Reply:
     return Reply(status, {"metaData": {"code": str(status), "message": message}, "response": None})
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: Python sets __traceback__ on exceptions it raises
 class Problem(Exception):
     """An RFC 9457 refusal: `errors` names each field and the rule it broke."""
 
