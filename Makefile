@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration migrate schemas bench bench-grouper clean stack deploy-check docs
+.PHONY: run test lint unit integration migrate schemas bench bench-grouper bench-gateway clean stack deploy-check docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: $(STAMP)
 bench-grouper: $(STAMP)
 	$(BIN)/python bench/grouper_engine.py
 	$(BIN)/python -m bench.grouper_service
+
+## Gateway: signed submissions per second through the HTTP gateway to claims.submitted, and p99 latency.
+bench-gateway: $(STAMP)
+	$(BIN)/python -m bench.gateway $(if $(CLAIMS),--claims $(CLAIMS))
 
 ## The local stack alone (connection settings in .local/stack.env).
 stack: $(STAMP)

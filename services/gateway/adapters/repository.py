@@ -165,6 +165,12 @@ async def view_of(conn: Conn, claim_id: str) -> ClaimView | None:
     return ClaimView.from_json(json.loads(raw)) if raw is not None else None
 
 
+async def view_and_time(conn: Conn, claim_id: str) -> tuple[ClaimView, datetime] | None:
+    """One claim's view and when it last changed (the FHIR view's `created`)."""
+    r = await conn.fetchrow("SELECT view::text AS view, updated_at FROM claim_views WHERE claim_id = $1", claim_id)
+    return (ClaimView.from_json(json.loads(r["view"])), r["updated_at"]) if r is not None else None
+
+
 async def monitor_page(
     conn: Conn, kode_rs: str | None, tgl_pulang: date, jenis_rawat: int, statuses: tuple[Status, ...],
     limit: int, offset: int,

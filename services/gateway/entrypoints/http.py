@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from services.gateway.adapters import repository
 from services.gateway.adapters.sealing import secret_box
 from services.gateway.application.intake import Intake
-from services.gateway.domain import monitor
+from services.gateway.domain import fhir, monitor
 from services.gateway.domain.errors import EklaimError
 from services.gateway.domain.principal import Caller
 from services.gateway.domain.ratelimit import RateLimiter, retry_after
@@ -49,6 +49,7 @@ from shared.events import ClaimData
 from shared.runtime import ServiceContext, ServiceRuntime
 
 EKLAIM_PATHS = ("/v1/eklaim", "/E-Klaim/ws.php")
+FHIR_JSON = "application/fhir+json"
 VCLAIM_PREFIXES = ("/v1/monitoring", "/vclaim")
 EKLAIM_EXAMPLE = {"metadata": {"method": "claim_final"}, "data": {"nomor_sep": "0301R0011126V000123",
                                                                   "coder_nik": "3171234567890001"}}  # fmt: skip
@@ -260,6 +261,19 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
             return Reply(200, monitor.claim_response(view))
 
         return await guarded(request, "claim", handle)
+
+    @app.get("/fhir/ClaimResponse/{claim_id}", summary="FHIR R4 ClaimResponse of a claim (read-only)")
+    async def fhir_claim_response(request: Request, claim_id: str) -> Response:
+        async def handle() -> Reply:
+            caller, _ = await gw.admit(request, with_body=False)
+            async with gw.ctx.pool.acquire() as conn:
+                found = await repository.view_and_time(conn, claim_id)
+            if found is None or not caller.may_see(found[0].kode_rs, found[0].nomor_sep):
+                return Problem(404, "not-found", "No such claim", f"no claim {claim_id[:64]} for this credential",
+                               ).reply(request.url.path)  # fmt: skip
+            return Reply(200, fhir.claim_response(*found), FHIR_JSON)
+
+        return await guarded(request, "fhir", handle)
 
     # ------------------------------------------------------------------------------------------ VClaim monitor
 

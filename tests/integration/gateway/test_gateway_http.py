@@ -11,10 +11,12 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from fhir.resources.R4B.claimresponse import ClaimResponse
 
 from deploy.local import Stack
 from services.gateway.adapters.sealing import SecretBox
@@ -352,6 +354,13 @@ async def test_the_monitor_follows_a_claim_through_pending_resubmission_verifica
                                    "message_en": "Informed consent is missing"}]  # fmt: skip
     assert pending["deadlines"]["resubmit_by"] == "2026-11-19"
     assert [r["status"] for r in await monitor(2)] == ["Pending Verifikasi"] and await monitor(1) == []
+    fhir = await world.a.get(f"/fhir/ClaimResponse/{sep}")
+    assert (fhir.status_code, fhir.headers["content-type"]) == (200, "application/fhir+json")
+    resource = ClaimResponse.model_validate(fhir.json())  # an independent model of FHIR (R4B's ClaimResponse)
+    assert resource.outcome == "partial"
+    assert [n.text for n in resource.processNote or []] == [
+        "V-DOC-CONSENT: Informed consent belum dilampirkan / Informed consent is missing"]  # fmt: skip
+    assert (await world.b.get(f"/fhir/ClaimResponse/{sep}")).status_code == 404
 
     resubmitted = await world.a.post("/v1/claims", contract_claim(sep, **day, coder_nik="3171234567890002"))
     assert (resubmitted.status_code, resubmitted.json()["revision"]) == (202, 1)
@@ -371,6 +380,10 @@ async def test_the_monitor_follows_a_claim_through_pending_resubmission_verifica
     assert settled["payment_date"] == "2026-12-14"
     (row,) = await monitor(3)
     assert (row["status"], row["biaya"]["bySetujui"]) == ("Klaim", str(tariff - 100_000))
+    settled_fhir = ClaimResponse.model_validate((await world.a.get(f"/fhir/ClaimResponse/{sep}")).json())
+    payment = settled_fhir.payment
+    assert settled_fhir.outcome == "complete" and payment is not None and payment.adjustment is not None
+    assert (payment.amount.value, payment.adjustment.value) == (Decimal(tariff - 100_000 + 12_345), Decimal(12_345))
     submitted = await world.events("claims.submitted", sep)
     assert [e.payload.revision for e in submitted if isinstance(e, ClaimSubmitted)] == [0, 1]
 
