@@ -16,7 +16,7 @@ from fastapi import FastAPI, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from services.gateway.adapters import repository
 from services.gateway.adapters.sealing import secret_box
@@ -41,6 +41,7 @@ from services.gateway.entrypoints.auth import (
     TooLarge,
     read_body,
 )
+from services.gateway.entrypoints.docs_page import PAGE
 from services.gateway.entrypoints.transactions import in_transaction, request_hash
 from services.gateway.metrics import LATENCY, REQUESTS
 from services.gateway.settings import GatewaySettings, get_gateway_settings
@@ -161,10 +162,14 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
         version="1",
         description="E-Klaim-compatible intake, VClaim-style signed requests, claim monitoring. "
         "Every request is signed: X-cons-id, X-timestamp, X-signature (docs/hospital-integration.md).",
-        docs_url=None,  # Swagger UI would load from a CDN; the OpenAPI document is served offline
+        docs_url=None,  # Swagger UI would load from a CDN: /docs is our own page (docs_page.py) instead
         redoc_url=None,
     )
     intake = Intake(get_clock())  # the clock the runtime gives its context
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return HTMLResponse(PAGE)  # the reference page, served offline (entrypoints/docs_page.py)
 
     @app.exception_handler(RequestValidationError)
     async def bad_query(request: Request, exc: RequestValidationError) -> Response:

@@ -424,3 +424,14 @@ async def test_eklaim_refusals_name_the_error_number_and_field_and_the_claim_kee
     assert (await world.a.eklaim("delete_claim", {"nomor_sep": other, "coder_nik": "1"})).status_code == 200
     gone = await world.a.eklaim("get_claim_data", {"nomor_sep": other})
     assert gone.json()["metadata"]["error_no"] == "E2004"
+
+
+async def test_the_openapi_document_and_its_reference_page_are_served_without_any_other_host(world: World) -> None:
+    spec = (await world.http.get("/openapi.json")).json()
+    assert {"/v1/eklaim", "/v1/claims", "/v1/claims/{claim_id}", "/v1/monitoring/klaim",
+            "/fhir/ClaimResponse/{claim_id}"} <= spec["paths"].keys()  # fmt: skip
+    page = await world.http.get("/docs")
+    assert page.status_code == 200 and "openapi.json" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing loaded from elsewhere
+    health = await world.http.get("/health/ready")
+    assert health.json()["status"] == "ready"  # the runtime's routes beside the API
