@@ -6,6 +6,8 @@ uses its own SEPs.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,12 +16,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+import typer
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from typer.testing import CliRunner
 
 from deploy.local import Stack
 from services.gateway.adapters.sealing import SecretBox
+from services.gateway.cli import register as register_cli
 from services.grouper.service import SPEC as GROUPER
 from shared import db
 from shared.db import Pool
@@ -36,8 +42,9 @@ from shared.events import (
     Envelope,
     Reason,
 )
+from shared.settings import get_settings
 from tests.support.factories import example
-from tests.support.gateway import Client, gateway_settings, gateway_spec, register, served
+from tests.support.gateway import Client, Hospital, gateway_settings, gateway_spec, register, served
 from tests.support.kafka import eventually
 from tests.support.services import Lane, new_lane, running
 
@@ -91,6 +98,7 @@ class World:
     operator: Client
     box: SecretBox
     schema: str
+    key: str
 
     async def events(self, topic: str, claim_id: str) -> list[Envelope]:
         return [e for e in await self.lane.events(topic) if e.claim_id == claim_id]
@@ -115,7 +123,7 @@ async def world(stack: Stack) -> AsyncIterator[World]:
         pool = await db.create_pool(dsn, spec.schema, max_size=2)
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             yield World(lane, pool, http, Client(http, hospital_a), Client(http, hospital_b), Client(http, operator),
-                        box, spec.schema)  # fmt: skip
+                        box, spec.schema, gw.secrets_key.get_secret_value())  # fmt: skip
         await pool.close()
 
 
@@ -435,3 +443,49 @@ async def test_the_openapi_document_and_its_reference_page_are_served_without_an
     assert "http://" not in page.text and "https://" not in page.text  # nothing loaded from elsewhere
     health = await world.http.get("/health/ready")
     assert health.json()["status"] == "ready"  # the runtime's routes beside the API
+
+
+# ---------------------------------------------------------------------------------------------- claimsctl hospitals
+
+
+async def test_claimsctl_registers_a_hospital_and_rotates_its_secret_with_an_overlap(world: World) -> None:
+    get_settings.cache_clear()  # read DATABASE_URL as the stack fixture set it
+    root = typer.Typer()
+    register_cli(root)
+
+    async def claimsctl(*args: str) -> list[str]:
+        # In a thread: the command runs its own event loop while this one keeps serving the gateway.
+        result = await asyncio.to_thread(CliRunner().invoke, root, ["hospitals", *args, "--schema", world.schema],
+                                         env={"GATEWAY_SECRETS_KEY": world.key})  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        return str(result.stdout).splitlines()
+
+    async def secret(*args: str) -> str:
+        answer: str = json.loads((await claimsctl(*args, "--json"))[-1])["secret"]
+        return answer
+
+    async def status(secret: str) -> int:
+        who = Hospital("cli-h", secret, "0304R004")
+        return (await world.http.get("/v1/claims/NOSUCH", headers=who.headers(None))).status_code
+
+    first = await secret("add", "--cons-id", "cli-h", "--kode-rs", "0304R004", "--name", "RS Empat",
+                         "--kode-tarif", "CS", "--regional", "2")  # fmt: skip
+    assert await status(first) == 404  # authenticated: there is just no such claim
+    second = await secret("rotate-secret", "cli-h")
+    assert (await status(first), await status(second)) == (404, 404)  # both valid during the overlap
+    third = await secret("rotate-secret", "cli-h", "--overlap-hours", "0")
+    assert (await status(first), await status(second), await status(third)) == (401, 401, 404)
+    listed = [json.loads(line) for line in await claimsctl("list", "--json") if '"cli-h"' in line]
+    assert listed == [{"cons_id": "cli-h", "role": "hospital", "kode_rs": "0304R004", "name": "RS Empat",
+                       "kode_tarif": "CS", "regional_tarif": 2, "valid_secrets": 1}]  # fmt: skip
+    sealed = await _sealed(world)  # stored sealed: no secret appears in the table
+    assert len(sealed) == 3 and not any(s.encode() in row for row in sealed for s in (first, second, third))
+
+
+async def _sealed(world: World) -> list[bytes]:
+    conn = await asyncpg.connect(world.lane.stack.database_url, server_settings={"search_path": world.schema})
+    try:
+        rows = await conn.fetch("SELECT sealed FROM hospital_secrets WHERE cons_id = 'cli-h'")
+        return [bytes(r["sealed"]) for r in rows]
+    finally:
+        await conn.close()
