@@ -12,5 +12,6 @@ LATENCY = Histogram(
 AUTH_FAILURES = Counter("gateway_auth_failures", "Requests refused 401 (unsigned, stale, wrong signature)")
 RATE_LIMITED = Counter("gateway_rate_limited", "Requests refused 429", ["cons_id"])
 SUBMISSIONS = Counter("gateway_submissions", "Claim revisions committed for publishing", ["source"])
+DISPUTES = Counter("gateway_disputes", "Hospital disputes committed for publishing")
 RETRIES = Counter("gateway_idempotent_retries", "Retries answered with the first answer", ["kind"])
 VIEWS_UPDATED = Counter("gateway_views_updated", "Read-model events applied", ["event_type"])

@@ -10,10 +10,12 @@ inbox makes each event count once, so a redelivery changes nothing.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, Final, Literal
 
 from shared.events import (
     ClaimData,
+    ClaimDisputedPayload,
     ClaimDisputeResolvedPayload,
     ClaimGroupedPayload,
     ClaimPaidPayload,
@@ -70,7 +72,8 @@ class ClaimView:
     dispute_by: str | None = None
     verifications: dict[str, dict[str, Any]] = field(default_factory=dict)  # by verification_seq
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by verification_seq
-    dispute: dict[str, Any] | None = None
+    dispute: dict[str, Any] | None = None  # the verifier's resolution (claims.dispute-resolved)
+    dispute_filed: dict[str, Any] | None = None  # the dispute this gateway published (POST .../dispute)
 
     @property
     def status(self) -> Status:
@@ -186,6 +189,32 @@ def may_resubmit(view: ClaimView | None) -> bool:
     return view.stage == "pended" or (view.stage == "rejected" and view.rejected_by == "grouper" and view.revision > 0)
 
 
+def dispute_refusal(view: ClaimView, today: date) -> tuple[str, str] | None:
+    """(rule, why) when the verifier would refuse a dispute of the claim now, else None.
+
+    The verifier's rules (services/verifier/domain/disputes.py), checked here so a hospital hears at once
+    instead of finding a refusal in the claim's view later: one dispute per claim, of a verification with
+    adjustments or a verifier's rejection, by `dispute_by`.
+    """
+    adjusted = any(v["adjustments"] for v in view.verifications.values())
+    if view.dispute_filed is not None or view.dispute is not None:
+        return "one-dispute", f"claim {view.claim_id} was disputed already"
+    if not adjusted and not (view.status == "rejected" and view.rejected_by == "verifier"):
+        return "disputable", (f"claim {view.claim_id} is {view.status}: only a verification with adjustments or "
+                              "a verifier's rejection can be disputed")  # fmt: skip
+    if view.dispute_by is not None and today.isoformat() > view.dispute_by:
+        return "dispute-window", f"the window closed on {view.dispute_by}"
+    return None
+
+
+def disputed(view: ClaimView, p: ClaimDisputedPayload, event_id: str, body_hash: str) -> ClaimView:
+    """The gateway published the hospital's dispute (the verifier's answer arrives as a resolution or refusal)."""
+    view.dispute_filed = {"disputed_on": p.disputed_on.isoformat(), "requested_amount": p.requested_amount,
+                          "reason": p.reason, "documents": [d.model_dump(mode="json") for d in p.documents],
+                          "event_id": event_id, "body_hash": body_hash}  # fmt: skip
+    return view
+
+
 def amounts(view: ClaimView) -> dict[str, int | None]:
     """Claimed, approved, paid, penalty (rupiah) over every verification and payment of the claim."""
     pays = view.payments.values()
@@ -229,8 +258,16 @@ def claim_response(view: ClaimView) -> dict[str, Any]:
         "payment_date": paid_on,
         "verifications": [{"verification_seq": int(s), **v} for s, v in sorted(view.verifications.items())],
         "payments": [{"verification_seq": int(s), **p} for s, p in sorted(view.payments.items())],
-        "dispute": view.dispute,
+        "dispute": _dispute(view),
     }
+
+
+def _dispute(view: ClaimView) -> dict[str, Any] | None:
+    """The hospital's dispute as filed here and its resolution, once the verifier resolved it."""
+    if view.dispute_filed is None and view.dispute is None:
+        return None
+    filed = {k: v for k, v in (view.dispute_filed or {}).items() if k != "body_hash"}
+    return {"filed": filed or None, "resolution": view.dispute}
 
 
 def vclaim_row(view: ClaimView, status_code: int) -> dict[str, Any]:

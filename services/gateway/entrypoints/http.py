@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from services.gateway.adapters import repository
 from services.gateway.adapters.sealing import secret_box
+from services.gateway.application.actions import Actions, DisputeRequest
 from services.gateway.application.intake import Intake
 from services.gateway.domain import fhir, monitor
 from services.gateway.domain.errors import EklaimError
@@ -154,6 +155,16 @@ def parse_eklaim(body: bytes) -> tuple[str, dict[str, Any], dict[str, Any]]:
     return method, doc["metadata"], data
 
 
+def invalid(exc: ValidationError, title: str) -> Reply:
+    """A body the contract refuses: 400 if it is not JSON, else 422 naming each field and rule."""
+    errors = field_errors([dict(e) for e in exc.errors(include_url=False)])
+    malformed = any(e["rule"] == "json_invalid" for e in errors)
+    return Problem(400 if malformed else 422, "malformed" if malformed else "validation",
+                   "Malformed JSON" if malformed else title,
+                   f"{len(errors)} problem(s); the first: {errors[0]['field']}: {errors[0]['message']}",
+                   errors).reply()  # fmt: skip
+
+
 def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None) -> FastAPI:
     """The FastAPI app of a gateway run by `runtime` (ServiceSpec.http_app)."""
     gw = Gateway(runtime, settings or get_gateway_settings())
@@ -166,6 +177,7 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
         redoc_url=None,
     )
     intake = Intake(get_clock())  # the clock the runtime gives its context
+    actions = Actions(get_clock())
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> Response:
@@ -236,12 +248,7 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
             try:
                 claim = ClaimData.model_validate_json(body)
             except ValidationError as exc:
-                errors = field_errors([dict(e) for e in exc.errors(include_url=False)])
-                malformed = any(e["rule"] == "json_invalid" for e in errors)
-                return Problem(400 if malformed else 422, "malformed" if malformed else "validation",
-                               "Malformed JSON" if malformed else "Invalid claim",
-                               f"{len(errors)} problem(s); the first: {errors[0]['field']}: {errors[0]['message']}",
-                               errors).reply()  # fmt: skip
+                return invalid(exc, "Invalid claim")
 
             async def work(uow: Any) -> Reply:
                 return await intake.submit(uow, caller, claim, canonical_hash(claim.model_dump(mode="json")))
@@ -253,6 +260,31 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
             return await gw.run(request, caller, body, work, refuse)
 
         return await guarded(request, "claims", handle)
+
+    dispute_doc = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": DisputeRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}}  # fmt: skip
+
+    @app.post("/v1/claims/{claim_id}/dispute", status_code=202, openapi_extra=dispute_doc,
+              summary="Dispute a verification's adjustments or a verifier's rejection (ClaimDisputed)")  # fmt: skip
+    async def dispute_claim(request: Request, claim_id: str) -> Response:
+        async def handle() -> Reply:
+            caller, body = await gw.admit(request, with_body=True)
+            try:
+                dispute = DisputeRequest.model_validate_json(body)
+            except ValidationError as exc:
+                return invalid(exc, "Invalid dispute")
+
+            async def work(uow: Any) -> Reply:
+                content = canonical_hash(dispute.model_dump(mode="json"))
+                return await actions.dispute(uow, caller, claim_id, dispute, content)
+
+            def refuse(exc: Exception) -> Reply:
+                assert isinstance(exc, Problem)
+                return exc.reply(request.url.path)
+
+            return await gw.run(request, caller, body, work, refuse)
+
+        return await guarded(request, "dispute", handle)
 
     @app.get("/v1/claims/{claim_id}", summary="A claim's status, reasons, deadlines and amounts")
     async def claim_status(request: Request, claim_id: str) -> Response:

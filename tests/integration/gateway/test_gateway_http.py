@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,9 +28,13 @@ from services.gateway.adapters.sealing import SecretBox
 from services.gateway.cli import register as register_cli
 from services.grouper.service import SPEC as GROUPER
 from shared import db
+from shared.clock import get_clock
 from shared.db import Pool
 from shared.events import (
     Adjustment,
+    ClaimDisputed,
+    ClaimDisputeResolved,
+    ClaimDisputeResolvedPayload,
     ClaimGrouped,
     ClaimPaid,
     ClaimPaidPayload,
@@ -394,6 +398,87 @@ async def test_the_monitor_follows_a_claim_through_pending_resubmission_verifica
     assert (payment.amount.value, payment.adjustment.value) == (Decimal(tariff - 100_000 + 12_345), Decimal(12_345))
     submitted = await world.events("claims.submitted", sep)
     assert [e.payload.revision for e in submitted if isinstance(e, ClaimSubmitted)] == [0, 1]
+
+
+# ---------------------------------------------------------------------------------------------- disputes
+
+
+def today() -> date:
+    """The gateway's business date (the day it receives a dispute)."""
+    return get_clock().today()
+
+
+def dispute(requested: int = 5_634_100) -> dict[str, Any]:
+    return {"requested_amount": requested, "reason": "Diagnosis sekunder didukung hasil laboratorium terlampir",
+            "documents": [{"doc_type": "lab_result", "ref": "LAB/2026/11/004513", "supports": ["E11.9"]}]}  # fmt: skip
+
+
+def adjusted(sep: str) -> ClaimVerified:
+    """Revision 0 verified with one adjustment, disputable for 30 more days (whatever day the test runs)."""
+    payload = ClaimVerifiedPayload(revision=0, nomor_sep=sep, kode_rs=A, verification_seq=0,
+                                   verified_on=today(), claimed_amount=5_634_100, approved_amount=5_134_100,
+                                   dispute_by=today() + timedelta(days=30),
+                                   adjustments=[Adjustment(amount=500_000, reason=Reason(
+                                       code="V-ADJ-DX", field="diagnosa", message_id="Diagnosis sekunder dihapus",
+                                       message_en="Secondary diagnosis removed"))])  # fmt: skip
+    return ClaimVerified(**_envelope(sep, "verifier"), payload=payload)
+
+
+async def test_a_hospital_disputes_its_verified_claim_once_and_sees_the_resolution(world: World) -> None:
+    sep = new_sep()
+    path = f"/v1/claims/{sep}/dispute"
+    assert (await world.a.post("/v1/claims", contract_claim(sep))).status_code == 202
+    early = await world.a.post(path, dispute())
+    assert (early.status_code, early.headers["content-type"]) == (409, "application/problem+json")
+    assert early.json()["errors"][0]["rule"] == "disputable"
+
+    await world.lane.publish([adjusted(sep)])
+
+    async def verified() -> bool:
+        return bool((await world.a.get(f"/v1/claims/{sep}")).json()["status"] == "verified")
+
+    await eventually(verified, within=30)
+    bad = await world.a.post(path, dispute(requested=-1) | {"documents": [{"doc_type": "selfie", "ref": "X"}]})
+    assert bad.status_code == 422
+    assert sorted((e["field"], e["rule"]) for e in bad.json()["errors"]) == [
+        ("documents.0.doc_type", "literal_error"), ("requested_amount", "greater_than_equal")]  # fmt: skip
+    assert (await world.b.post(path, dispute())).status_code == 404  # another hospital's claim
+    assert (await world.operator.post(path, dispute())).status_code == 403
+
+    first = await world.a.post(path, dispute(), **{"Idempotency-Key": f"d-{sep}"})
+    assert first.status_code == 202, first.text
+    assert (first.json()["status"], first.json()["href"]) == ("disputed", f"/v1/claims/{sep}")
+    again = await world.a.post(path, dispute(), **{"Idempotency-Key": f"d-{sep}"})
+    assert (again.status_code, again.json()) == (202, first.json())
+    plain_retry = await world.a.post(path, dispute())  # no key: the same content gets the first answer too
+    assert (plain_retry.status_code, plain_retry.json()) == (202, first.json())
+    second = await world.a.post(path, dispute(requested=6_000_000))
+    assert (second.status_code, second.json()["errors"][0]["rule"]) == (409, "one-dispute")
+
+    await eventually(world.drained)
+    (event,) = await world.events("claims.disputed", sep)
+    assert isinstance(event, ClaimDisputed) and str(event.event_id) == first.json()["event_id"]
+    assert event.producer == f"hospital:{A}"
+    assert (event.payload.kode_rs, event.payload.requested_amount, event.payload.disputed_on) == (
+        A, 5_634_100, today())  # fmt: skip
+    assert [d.ref for d in event.payload.documents] == ["LAB/2026/11/004513"]
+    shown = (await world.a.get(f"/v1/claims/{sep}")).json()["dispute"]
+    assert shown["resolution"] is None
+    assert (shown["filed"]["requested_amount"], shown["filed"]["documents"][0]["supports"]) == (5_634_100, ["E11.9"])
+
+    resolution = ClaimDisputeResolvedPayload(nomor_sep=sep, kode_rs=A, outcome="partial",
+                                             supplementary_amount=250_000, resolved_on=today(), reviewer="dr. TKMKB",
+                                             note="Sebagian diterima")  # fmt: skip
+    await world.lane.publish([ClaimDisputeResolved(**_envelope(sep, "verifier"), payload=resolution)])
+
+    async def resolved() -> dict[str, Any] | None:
+        found: dict[str, Any] | None = (await world.a.get(f"/v1/claims/{sep}")).json()["dispute"]["resolution"]
+        return found
+
+    await eventually(resolved, within=30)
+    assert await resolved() == {"outcome": "partial", "supplementary_amount": 250_000,
+                                "resolved_on": today().isoformat(), "note": "Sebagian diterima"}  # fmt: skip
+    assert len(await world.events("claims.disputed", sep)) == 1
 
 
 # ---------------------------------------------------------------------------------------------- E-Klaim rules

@@ -77,3 +77,21 @@ def test_the_vclaim_row_carries_numbers_as_strings() -> None:
     row = monitor.vclaim_row(view, 3)
     assert row["biaya"]["bySetujui"] == "5634100" and row["status"] == "Klaim"
     assert row["noSEP"] == "0301R0011126V000123" and row["tglPulang"] == str(date(2026, 11, 6))
+
+
+def test_a_dispute_is_accepted_once_by_its_deadline_and_only_of_an_adjusted_verification() -> None:
+    adjustment = {"amount": 1000, "reason": {"code": "V-ADJ-LOS", "field": "tgl_pulang", "message_id": "Lama rawat "
+                                             "dikoreksi", "message_en": "Length of stay corrected"}}  # fmt: skip
+    view = folded([event("ClaimGrouped"), event("ClaimVerified", dispute_by="2026-12-10", adjustments=[adjustment])])
+    assert monitor.dispute_refusal(view, date(2026, 12, 10)) is None
+    assert monitor.dispute_refusal(view, date(2026, 12, 11)) == ("dispute-window", "the window closed on 2026-12-10")
+    full = folded([event("ClaimGrouped"), event("ClaimVerified", adjustments=[])])
+    assert monitor.dispute_refusal(full, date(2026, 12, 1)) == (
+        "disputable", "claim C-1 is verified: only a verification with adjustments or a verifier's rejection can be "
+        "disputed")  # fmt: skip
+    filed = event("ClaimDisputed")
+    view = monitor.disputed(view, filed.payload, str(filed.event_id), "hash")
+    assert monitor.dispute_refusal(view, date(2026, 12, 1)) == ("one-dispute", "claim C-1 was disputed already")
+    shown = monitor.claim_response(view)["dispute"]
+    assert shown["resolution"] is None and shown["filed"]["requested_amount"] == 5_634_100
+    assert "body_hash" not in shown["filed"]
