@@ -313,3 +313,23 @@ async def rotate_secret(conn: Conn, cons_id: str, sealed: bytes, overlap_hours: 
     )  # fmt: skip
     await conn.execute("INSERT INTO hospital_secrets (cons_id, sealed) VALUES ($1, $2)", cons_id, sealed)
     return True
+
+
+async def paid_views(
+    conn: Conn, kode_rs: str | None, claim_id: str | None, paid_on: date | None, limit: int, offset: int
+) -> tuple[int, list[ClaimView]]:
+    """(how many, one page in claim order) of the claims with a payment: of a claim, or paid on a day.
+
+    The day is matched inside the view's payments (no index of its own: the scan is of one hospital's rows,
+    kode_rs leading the monitor's index; an operator's search over every hospital reads them all).
+    """
+    rows = await conn.fetch(
+        """SELECT view::text AS view, count(*) OVER () AS total FROM claim_views
+           WHERE ($1::text IS NULL OR kode_rs = $1) AND ($2::text IS NULL OR claim_id = $2)
+             AND view->'payments' <> '{}'::jsonb
+             AND ($3::text IS NULL OR jsonb_path_exists(view->'payments', '$.* ? (@.paid_on == $d)',
+                                                         jsonb_build_object('d', $3::text)))
+           ORDER BY claim_id LIMIT $4 OFFSET $5""",
+        kode_rs, claim_id, paid_on.isoformat() if paid_on else None, limit, offset,
+    )  # fmt: skip
+    return int(rows[0]["total"]) if rows else 0, [ClaimView.from_json(json.loads(r["view"])) for r in rows]

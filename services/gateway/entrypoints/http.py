@@ -312,6 +312,30 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
 
         return await guarded(request, "fhir", handle)
 
+    @app.get("/fhir/PaymentReconciliation", summary="FHIR R4 PaymentReconciliation of paid claims (searchset)")
+    async def fhir_payment_reconciliation(
+        request: Request,
+        claim: Annotated[str | None, Query(max_length=40, description="the claim (its SEP)")] = None,
+        payment_date: Annotated[date | None, Query(alias="payment-date", description="paid on, YYYY-MM-DD")] = None,
+        count: Annotated[int | None, Query(alias="_count", ge=1, le=1000, description="claims a page")] = None,
+        page: Page = 1,
+    ) -> Response:
+        async def handle() -> Reply:
+            caller, _ = await gw.admit(request, with_body=False)
+            size = count or gw.settings.page_size
+            async with gw.ctx.pool.acquire() as conn:
+                _, views = await repository.paid_views(conn, caller.kode_rs, claim, payment_date, size + 1,
+                                                       (page - 1) * size)  # fmt: skip
+            more, views = len(views) > size, views[:size]
+            day = payment_date.isoformat() if payment_date else None
+            resources = [r for v in views if caller.may_see(v.kode_rs, v.nomor_sep)
+                         for r in fhir.payment_reconciliations(v, day)]  # fmt: skip
+            base = str(request.base_url).rstrip("/")
+            next_url = str(request.url.include_query_params(page=page + 1)) if more else None
+            return Reply(200, fhir.search_bundle(resources, base, str(request.url), next_url), FHIR_JSON)
+
+        return await guarded(request, "fhir", handle)
+
     # ------------------------------------------------------------------------------------------ VClaim monitor
 
     async def monitor_page(request: Request, tgl_pulang: date, jenis_rawat: int, status: int, page: int,

@@ -20,7 +20,9 @@ import asyncpg
 import httpx
 import pytest
 import typer
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
 from typer.testing import CliRunner
 
 from deploy.local import Stack
@@ -398,6 +400,61 @@ async def test_the_monitor_follows_a_claim_through_pending_resubmission_verifica
     assert (payment.amount.value, payment.adjustment.value) == (Decimal(tariff - 100_000 + 12_345), Decimal(12_345))
     submitted = await world.events("claims.submitted", sep)
     assert [e.payload.revision for e in submitted if isinstance(e, ClaimSubmitted)] == [0, 1]
+
+
+# ---------------------------------------------------------------------------------------------- FHIR payments
+
+
+def paid_on(sep: str, day: date, kode_rs: str = A, approved: int = 900_000) -> ClaimPaid:
+    event = paid(sep, approved)
+    payload = event.payload.model_copy(update={"paid_on": day, "kode_rs": kode_rs, "payment_id": f"PAY-{sep}"})
+    return event.model_copy(update={"payload": payload})
+
+
+async def test_fhir_payment_reconciliation_lists_the_hospitals_own_payments_by_claim_and_by_date(world: World) -> None:
+    sep, other, sep_b = new_sep(), new_sep(), new_sep(B)
+    assert (await world.a.post("/v1/claims", contract_claim(sep))).status_code == 202
+    assert (await world.a.get("/fhir/PaymentReconciliation", claim=sep)).json()["entry"] == []  # not paid yet
+    day = date(2026, 12, 15)
+    await world.lane.publish([paid_on(sep, day), paid_on(other, day), paid_on(sep_b, day, kode_rs=B)])
+
+    async def search(client: Client, **query: Any) -> dict[str, Any]:
+        r = await client.get("/fhir/PaymentReconciliation", **query)
+        assert (r.status_code, r.headers["content-type"]) == (200, "application/fhir+json"), r.text
+        Bundle.model_validate(r.json())  # an independent model of FHIR (R4B's Bundle and the resources it holds)
+        found: dict[str, Any] = r.json()
+        return found
+
+    def ids(bundle: dict[str, Any]) -> list[str]:
+        return [e["resource"]["id"] for e in bundle["entry"]]
+
+    async def listed() -> bool:
+        return len(ids(await search(world.a, **{"payment-date": "2026-12-15"}))) == 2
+
+    await eventually(listed, within=30)
+    (entry,) = (await search(world.a, claim=sep))["entry"]
+    resource = PaymentReconciliation.model_validate(entry["resource"])
+    assert (resource.id, str(resource.paymentDate), resource.paymentAmount.value, resource.outcome) == (
+        f"{sep}-0", "2026-12-15", Decimal(912_345), "complete")  # fmt: skip
+    details = entry["resource"]["detail"]
+    assert [(d["type"]["coding"][0]["code"], d["amount"]["value"]) for d in details] == [
+        ("payment", 900_000), ("adjustment", 12_345)]  # fmt: skip
+    assert entry["resource"]["identifier"] == [{"system": "urn:jkn-claims:payment-id", "value": f"PAY-{sep}"}]
+    assert entry["resource"]["requestor"] == {"identifier": {"system": "urn:jkn-claims:kode-ppk", "value": A}}
+
+    assert sorted(ids(await search(world.a, **{"payment-date": "2026-12-15"}))) == sorted([f"{sep}-0", f"{other}-0"])
+    assert ids(await search(world.a, **{"payment-date": "2026-12-16"})) == []
+    assert ids(await search(world.b, claim=sep)) == []  # another hospital's payment: not found
+    assert ids(await search(world.b, **{"payment-date": "2026-12-15"})) == [f"{sep_b}-0"]
+    first = await search(world.a, **{"payment-date": "2026-12-15", "_count": 1})
+    (next_link,) = [link["url"] for link in first["link"] if link["relation"] == "next"]
+    second = (await world.a.http.get(next_link, headers=world.a.who.headers(None))).json()
+    assert [link["relation"] for link in second["link"]] == ["self"]
+    assert sorted(ids(first) + ids(second)) == sorted([f"{sep}-0", f"{other}-0"])
+    everyone = await search(world.operator, **{"payment-date": "2026-12-15"})
+    assert {f"{sep}-0", f"{other}-0", f"{sep_b}-0"} <= set(ids(everyone))
+    bad = await world.a.get("/fhir/PaymentReconciliation", **{"payment-date": "15-12-2026"})
+    assert (bad.status_code, bad.json()["errors"][0]["field"]) == (400, "query.payment-date")
 
 
 # ---------------------------------------------------------------------------------------------- disputes

@@ -7,7 +7,9 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.gateway.domain import monitor
+from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
+
+from services.gateway.domain import fhir, monitor
 from shared.events import (
     ClaimGrouped,
     ClaimPaid,
@@ -95,3 +97,15 @@ def test_a_dispute_is_accepted_once_by_its_deadline_and_only_of_an_adjusted_veri
     shown = monitor.claim_response(view)["dispute"]
     assert shown["resolution"] is None and shown["filed"]["requested_amount"] == 5_634_100
     assert "body_hash" not in shown["filed"]
+
+
+def test_a_payment_with_a_recovery_is_a_valid_payment_reconciliation_netting_it() -> None:
+    view = folded([event("ClaimGrouped"), event("ClaimVerified"),
+                   event("ClaimPaid", approved_amount=1_000_000, penalty=0, total_paid=1_000_000,
+                         recovered_amount=200_000, net_paid=800_000)])  # fmt: skip
+    (resource,) = fhir.payment_reconciliations(view)
+    parsed = PaymentReconciliation.model_validate(resource)
+    assert parsed.paymentAmount.value == 800_000
+    assert [(d["type"]["coding"][0]["code"], d["amount"]["value"]) for d in resource["detail"]] == [
+        ("payment", 1_000_000), ("adjustment", -200_000)]  # fmt: skip
+    assert fhir.payment_reconciliations(view, "1999-01-01") == []
