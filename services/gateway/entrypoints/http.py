@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -155,6 +155,27 @@ def parse_eklaim(body: bytes) -> tuple[str, dict[str, Any], dict[str, Any]]:
     return method, doc["metadata"], data
 
 
+def body_doc(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI requestBody of a body the endpoint parses itself; its nested models go to `components`."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def with_components(app: FastAPI, components: dict[str, Any]) -> None:
+    """Serve `components` under the document's components.schemas, where the bodies' $refs point."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def invalid(exc: ValidationError, title: str) -> Reply:
     """A body the contract refuses: 400 if it is not JSON, else 422 naming each field and rule."""
     errors = field_errors([dict(e) for e in exc.errors(include_url=False)])
@@ -177,6 +198,8 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
         redoc_url=None,
     )
     intake = Intake(get_clock())  # the clock the runtime gives its context
+    components: dict[str, Any] = {}  # the request bodies' nested models, for the OpenAPI document
+    with_components(app, components)
     actions = Actions(get_clock())
 
     @app.get("/docs", include_in_schema=False)
@@ -238,8 +261,7 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
 
     # ------------------------------------------------------------------------------------------ our contract
 
-    claim_doc = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": ClaimData.model_json_schema(ref_template="#/components/schemas/{model}")}}}}  # fmt: skip
+    claim_doc = body_doc(ClaimData, components)
 
     @app.post("/v1/claims", status_code=202, openapi_extra=claim_doc, summary="Submit a claim (contract ClaimData)")
     async def submit_claim(request: Request) -> Response:
@@ -261,8 +283,7 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
 
         return await guarded(request, "claims", handle)
 
-    dispute_doc = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": DisputeRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}}  # fmt: skip
+    dispute_doc = body_doc(DisputeRequest, components)
 
     @app.post("/v1/claims/{claim_id}/dispute", status_code=202, openapi_extra=dispute_doc,
               summary="Dispute a verification's adjustments or a verifier's rejection (ClaimDisputed)")  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -585,6 +586,13 @@ async def test_the_openapi_document_and_its_reference_page_are_served_without_an
     assert "http://" not in page.text and "https://" not in page.text  # nothing loaded from elsewhere
     health = await world.http.get("/health/ready")
     assert health.json()["status"] == "ready"  # the runtime's routes beside the API
+
+
+async def test_every_reference_in_the_openapi_document_resolves_including_the_new_actions(world: World) -> None:
+    spec = (await world.http.get("/openapi.json")).json()
+    assert {"/v1/claims/{claim_id}/dispute", "/fhir/PaymentReconciliation"} <= spec["paths"].keys()
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert {"DocumentRef", "TarifRS"} <= refs and refs <= spec["components"]["schemas"].keys()
 
 
 # ---------------------------------------------------------------------------------------------- claimsctl hospitals
