@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 import typer
 from pydantic import ValidationError
@@ -205,7 +205,46 @@ def parse_participants(text: str) -> tuple[list[ParticipantChangedPayload], list
     return rows, errors
 
 
-@participants_app.command("import")
+# What each column means, shown by `claimsctl participants import --help`; the value sets come from the
+# ParticipantChangedPayload contract (shared/events.py), so the help cannot promise values the import refuses.
+PARTICIPANT_COLUMN_MEANINGS = {
+    "nomor_kartu": "JKN card number (required)",
+    "nik": "national identity number, 16 digits (required)",
+    "status": "{values} (required)",
+    "status_reason": "why not active, e.g. arrears; empty if none",
+    "kelas_hak": "care class entitlement, {values}; 1 is the highest (required)",
+    "member_type": "{values} (required); PBI subsidised, PPU wage earner, PBPU self-paying, BP non-worker",
+    "valid_from": "first day of this record, YYYY-MM-DD (required)",
+    "valid_to": "last day, inclusive, YYYY-MM-DD; empty: open-ended",
+    "member_category": "optional column: {values}, or empty for neither; pemda = registered by a local "
+    "government, ppu_phk = laid-off PPU member in continued coverage (both barred from class upgrades)",
+}
+PARTICIPANT_EXAMPLE_ROW = "0001234567890,3171012345678901,active,,3,PBI,2020-01-01,,"
+
+
+def _allowed_values(column: str) -> str:
+    """The contract's value set for a column, e.g. `active | inactive | suspended`."""
+    annotation = ParticipantChangedPayload.model_fields[column].annotation
+    literal = next((a for a in get_args(annotation) if get_args(a)), annotation)  # `Literal[...] | None`
+    return " | ".join(str(v) for v in get_args(literal))
+
+
+def participants_import_help() -> str:
+    """The import's help: what it does, then one line per CSV column and an example line."""
+    lines = [
+        f"{c}: {m.format(values=_allowed_values(c)) if '{values}' in m else m}"
+        for c, m in PARTICIPANT_COLUMN_MEANINGS.items()
+    ]
+    header = ",".join((*PARTICIPANT_COLUMNS, *OPTIONAL_PARTICIPANT_COLUMNS))
+    return (
+        "Publish a membership CSV as participants.changed events (all rows valid, or none published).\n\n"
+        "The first line names the columns (any order; no comment lines), one member's validity period a row:\n\n"
+        "\b\n" + "\n".join(lines) + "\n\n"
+        "\b\nExample (examples/participants.csv):\n" + header + "\n" + PARTICIPANT_EXAMPLE_ROW
+    )
+
+
+@participants_app.command("import", help=participants_import_help())
 def participants_import(file: Path) -> None:
     """Publish a membership CSV as participants.changed events (all rows valid, or none published)."""
     rows, errors = parse_participants(file.read_text())
