@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint unit integration migrate schemas bench bench-grouper bench-gateway clean stack deploy-check docs
+.PHONY: tools run test lint unit integration migrate schemas bench bench-grouper bench-gateway clean stack deploy-check docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+## Debian's Chromium (the console's browser tests) and promtool (the alert rules' tests), installed once.
+## Needs apt and root, as on CI; a machine that has both installs nothing.
+TOOLS := /usr/bin/chromium /usr/bin/promtool
+$(TOOLS):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium prometheus >/dev/null
+
+tools: $(TOOLS)
+
 ## Start the local stack and every service; Ctrl-C stops everything.
+## `make run DEMO=0` starts empty, without the demo data and the demo hospital feed.
 run: $(STAMP)
-	$(BIN)/python -m deploy.run
+	DEMO=$(or $(DEMO),1) $(BIN)/python -m deploy.run
 
 ## Lint, then unit and integration tests against a real broker and database.
-test: lint
+test: lint tools
 	@# pytest exits 5 when it collected nothing: that must fail, never pass quietly.
 	$(BIN)/pytest -q tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; fi; exit $$rc
@@ -39,7 +49,7 @@ migrate: $(STAMP)
 	$(BIN)/claimsctl migrate
 
 ## Validate deploy/ with real tools (docker-compose v2, kustomize + Kubernetes 1.33 schemas, hadolint) and the code.
-deploy-check: $(STAMP)
+deploy-check: $(STAMP) tools
 	$(BIN)/python -m deploy.check
 	$(BIN)/pytest -q tests/unit/deploy tests/integration/deploy/test_deploy_check.py
 
