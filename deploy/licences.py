@@ -55,6 +55,7 @@ ALIASES: Final[Mapping[str, str]] = {
     "apache software license": "Apache-2.0",
     "bsd": "BSD-3-Clause",
     "bsd license": "BSD-3-Clause",
+    "3-clause bsd license": "BSD-3-Clause",  # protobuf's metadata spelling
     "cc0 1.0 universal (cc0 1.0) public domain dedication": "CC0-1.0",
     "isc license (iscl)": "ISC",
     "mit license": "MIT",
