@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 registry: CollectorRegistry = REGISTRY
 
@@ -27,3 +27,21 @@ OUTBOX_QUARANTINED = Gauge("outbox_quarantined", "Outbox rows the broker refused
 OUTBOX_OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest outbox row waiting to be published (0: none)", ["schema"]
 )
+# What alerts and dashboards need beyond the counters (deploy/monitoring); set by shared/runtime.py.
+CONSUMER_LAG = Gauge(
+    "consumer_lag",
+    "Records on a partition this instance's consumer has not fetched yet (highwater - position)",
+    ["group", "topic", "partition"],
+)
+CONSUMER_STALLED = Gauge(
+    "consumer_stalled_seconds", "How long the batch a consumer holds has waited to be applied (0: none)", ["consumer"]
+)
+OUTBOX_RELAY_STALLED = Gauge(
+    "outbox_relay_stalled_seconds",
+    "Seconds since the leading relay last caught up or moved a row on (0: standing by)",
+    ["schema"],
+)
+RECORD_AGE = Histogram(
+    "consumer_record_age_seconds", "From the broker appending a record to its batch being applied", ["consumer"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)  # fmt: skip

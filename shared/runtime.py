@@ -136,13 +136,15 @@ class ServiceRuntime:
         self._failures: dict[str, int] = {}
         # consumer → when the batch it holds began waiting to be applied (cleared once one is applied)
         self._waiting_since: dict[str, float] = {}
+        self._subscribers: dict[str, Any] = {}  # consumer → its FastStream subscriber (holds the AIOKafkaConsumer)
+        self._lag_labels: set[tuple[str, str, str]] = set()
         for consumes in spec.consumes:
             self._subscribe(consumes)
 
     def _subscribe(self, consumes: Consumes) -> None:
         b = self.settings.broker
 
-        @self.broker.subscriber(
+        subscriber = self._subscribers[consumes.name] = self.broker.subscriber(
             *(b.topic_prefix + t for t in consumes.accepted),
             group_id=b.topic_prefix + consumes.name,  # an isolated environment has its own groups
             batch=True,
@@ -156,6 +158,8 @@ class ServiceRuntime:
             parser=tolerant_batch_parser,
             decoder=raw_bodies,
         )
+
+        @subscriber
         async def on_batch(message: KafkaMessage) -> None:
             await self.handle_batch(consumes.name, message)
 
@@ -175,6 +179,9 @@ class ServiceRuntime:
             return
         self._failures[name] = 0
         self._waiting_since.pop(name, None)
+        applied_ms = time.time() * 1000
+        for r in records:
+            metrics.RECORD_AGE.labels(name).observe(max(applied_ms - r.timestamp, 0) / 1000)
         try:
             await message.ack()
         except Exception as exc:  # e.g. a rebalance revoked the partitions: the inbox absorbs the redelivery
@@ -213,6 +220,7 @@ class ServiceRuntime:
         self.relay.start()
         for task in (*self.spec.background, housekeeping):
             self._tasks.append(asyncio.create_task(_forever(task, self.ctx), name=f"{self.spec.name}-bg"))
+        self._tasks.append(asyncio.create_task(self._export_progress(), name=f"{self.spec.name}-progress"))
         log.info("service started", service=self.spec.name, schema=self.spec.schema)
 
     async def stop(self) -> None:
@@ -247,6 +255,39 @@ class ServiceRuntime:
             if now - since > limit:
                 found.append({"part": "consumer", "consumer": name, "no_progress_for_s": round(now - since)})
         return found
+
+    async def _export_progress(self, every_s: float = 10.0) -> None:
+        """Every few seconds: consumer lag per assigned partition, and the stall timers /health/live judges."""
+        while True:
+            with contextlib.suppress(Exception):  # metrics must never take the service down
+                await self.export_progress()
+            await asyncio.sleep(every_s)
+
+    async def export_progress(self, now: float | None = None) -> None:
+        """Set the lag and stall gauges (no broker request: the consumers' last fetch responses)."""
+        now = time.monotonic() if now is None else now
+        if self.relay is not None:
+            metrics.OUTBOX_RELAY_STALLED.labels(self.spec.schema).set(self.relay.stalled_for(now) or 0.0)
+        seen: set[tuple[str, str, str]] = set()
+        for name, subscriber in self._subscribers.items():
+            since = self._waiting_since.get(name)
+            metrics.CONSUMER_STALLED.labels(name).set(0.0 if since is None else now - since)
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            group = self.settings.broker.topic_prefix + name
+            for tp in consumer.assignment():
+                with contextlib.suppress(Exception):  # not fetched yet, or revoked meanwhile
+                    highwater = consumer.highwater(tp)
+                    position = await asyncio.wait_for(consumer.position(tp), 1.0)
+                    if highwater is not None:
+                        labels = (group, tp.topic, str(tp.partition))
+                        metrics.CONSUMER_LAG.labels(*labels).set(max(highwater - position, 0))
+                        seen.add(labels)
+        for gone in self._lag_labels - seen:  # partitions another instance owns now
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(*gone)
+        self._lag_labels = seen
 
     async def ready(self) -> dict[str, bool]:
         """Readiness: the database answers and the broker answers."""
