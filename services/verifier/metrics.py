@@ -18,3 +18,12 @@ SWEEP_BACKLOG = Gauge(
     "Records on the broker before the sweep's cut-off that a consumer group has not applied",
     ["group"],
 )
+DEEMED_COMPLETE_TOMORROW = Gauge(
+    "verifier_deemed_complete_tomorrow",
+    "Undecided claims tonight's sweep deems complete (no verification: the law's day 10) unless decided today",
+    ["state"],
+)
+PENDS_EXPIRING = Gauge(
+    "verifier_pends_expiring",
+    "Pended claims whose resubmission deadline is within the reminder window (POLICY reminder working days)",
+)

@@ -23,14 +23,19 @@ from services.verifier.adapters import repository as repo
 from services.verifier.adapters.progress import BrokerProgress
 from services.verifier.adapters.unit_of_work import VerifierUnitOfWork
 from services.verifier.application import make_verifier
+from services.verifier.domain.deadlines import Calendar, completeness_date
+from services.verifier.domain.policy import VerificationPolicy
+from services.verifier.domain.states import UNDECIDED, ClaimState
 from services.verifier.domain.timing import Partition, SweepGate, backlog, cut_off, sweep_gate
 from services.verifier.settings import get_verifier_settings
+from shared.calendar import get_calendar
 from shared.clock import Clock, next_local_time, sleep_until
 from shared.outbox import Tx
 from shared.runtime import ServiceContext, resolve_endpoints
 
 log = structlog.get_logger(__name__)
 CHUNK = 200
+DEADLINE_GAUGES_EVERY_S = 300.0  # decisions made during the day take claims off the at-risk gauges
 Sleep = Callable[[float], Awaitable[None]]
 T = TypeVar("T")
 
@@ -140,8 +145,66 @@ async def sweep_when_caught_up(
     return await sweep(on)
 
 
+def deadlines_at_risk(
+    rows: Sequence[tuple[str, date | None, date | None, int]], today: date, cal: Calendar, policy: VerificationPolicy
+) -> tuple[dict[str, int], int]:
+    """From (state, submitted_on, resubmit_by, claims) of the open claims: the undecided ones per state that
+    the sweep at the end of `today` deems complete, and the pended ones whose last day to resubmit is
+    within `reminder_working_days` working days of `today` (those the hospital has been reminded of)."""
+    deemed = {str(s): 0 for s in sorted(UNDECIDED)}
+    expiring = 0
+    horizon = cal.add_working_days(today, policy.reminder_working_days)
+    for state, submitted_on, resubmit_by, claims in rows:
+        if state in deemed and submitted_on is not None and completeness_date(cal, submitted_on, policy) <= today:
+            deemed[state] += claims
+        elif state == ClaimState.PENDED and resubmit_by is not None and resubmit_by <= horizon:
+            expiring += claims
+    return deemed, expiring
+
+
+async def refresh_deadline_gauges(ctx: ServiceContext, today: date) -> None:
+    """Set verifier_deemed_complete_tomorrow and verifier_pends_expiring (what the deadline alerts read)."""
+    async with ctx.pool.acquire() as conn:
+        found = await conn.fetch(
+            """SELECT state, status->>'submitted_on' AS submitted_on, status->>'resubmit_by' AS resubmit_by,
+                      count(*) AS claims
+               FROM claims WHERE state IN ('grouped', 'resubmitted', 'in_review', 'pended') GROUP BY 1, 2, 3"""
+        )
+    rows = [(r["state"], _day(r["submitted_on"]), _day(r["resubmit_by"]), int(r["claims"])) for r in found]
+    policy = make_verifier(ctx.settings.policy, ctx.clock).policy
+    deemed, expiring = deadlines_at_risk(rows, today, get_calendar(), policy)
+    for state, claims in deemed.items():
+        metrics.DEEMED_COMPLETE_TOMORROW.labels(state).set(claims)
+    metrics.PENDS_EXPIRING.set(expiring)
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+async def deadline_gauges(ctx: ServiceContext, every_s: float = DEADLINE_GAUGES_EVERY_S) -> None:
+    """Refresh the deadline gauges every few real minutes (a failed read keeps the last values)."""
+    while True:
+        try:
+            await refresh_deadline_gauges(ctx, ctx.clock.today())
+        except Exception as exc:
+            log.warning("deadline gauges not refreshed", error=repr(exc))
+        await asyncio.sleep(every_s)
+
+
 async def sweeper(ctx: ServiceContext) -> None:
-    """At start-up and a few minutes after every local midnight, sweep the day that just ended."""
+    """At start-up and a few minutes after every local midnight, sweep the day that just ended.
+
+    Beside it, the deadline gauges are refreshed every few minutes.
+    """
+    gauges = asyncio.create_task(deadline_gauges(ctx), name="verifier-deadline-gauges")
+    try:
+        await _sweep_daily(ctx)
+    finally:
+        gauges.cancel()
+
+
+async def _sweep_daily(ctx: ServiceContext) -> None:
     settings = get_verifier_settings()
     bootstrap, _ = resolve_endpoints(ctx.settings)
     progress = BrokerProgress(bootstrap, ctx.settings.broker.topic_prefix)
