@@ -21,9 +21,14 @@ Bounds (shape, not business; each refusal names the field and the rule):
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Final, Literal, TypeAlias
 
 from pydantic import (
@@ -37,12 +42,15 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, from_json
 
 from shared import topics
 from shared.policy_types import PenaltyMethod
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # the version every event type is at until it declares another (docs/contract-policy.md)
+
+# Turns a document of one schema version into the next version's document (a new dict; never mutates).
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 # ----------------------------------------------------------------------------- bounded types
 
@@ -660,6 +668,11 @@ class Envelope(Contract):
     )
 
     topic: ClassVar[str]
+    # Migration (docs/contract-policy.md): the older versions this type's consumers still accept, each with
+    # the upcaster to the next version. A type at version 2 that still accepts 1 declares
+    # `schema_version: Literal[2] = 2` (a type: ignore[assignment]: each version is its own literal) and
+    # `upcasters = MappingProxyType({1: v1_to_v2})`; parse_event applies them.
+    upcasters: ClassVar[Mapping[int, Upcaster]] = MappingProxyType({})
 
     @field_validator("occurred_at", "received_at")
     @classmethod
@@ -908,25 +921,113 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
 _any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
 
-def parse_event(raw: bytes | str) -> Envelope:
-    """Decode and validate one event from its JSON bytes; raises pydantic.ValidationError."""
-    event: Envelope = _any_event.validate_json(raw)
-    return event
-
-
-def parse_event_obj(obj: Any) -> Envelope:
-    """Validate one event from already-decoded JSON."""
-    event: Envelope = _any_event.validate_python(obj)
-    return event
-
-
-def encode_event(event: Envelope) -> bytes:
-    """The wire form: compact JSON, UTF-8."""
-    return event.model_dump_json().encode()
-
-
 def event_type_name(cls: type[Envelope]) -> str:
     """The `event_type` literal of an event class."""
     default = cls.model_fields["event_type"].default
     assert isinstance(default, str)
     return default
+
+
+def schema_version_of(cls: type[Envelope]) -> int:
+    """The version an event type's producers write."""
+    default = cls.model_fields["schema_version"].default
+    assert isinstance(default, int)
+    return default
+
+
+def accepted_versions(cls: type[Envelope]) -> tuple[int, ...]:
+    """Every version an event type's consumers accept: the current one and those it upcasts from."""
+    return tuple(sorted({schema_version_of(cls), *cls.upcasters}))
+
+
+class _Decoder:
+    """The event types parse_event knows, and which of them accept an older version (checked here once)."""
+
+    def __init__(self, types: Iterable[type[Envelope]]) -> None:
+        self.types = {event_type_name(cls): cls for cls in types}
+        self.adapter: TypeAdapter[Any] = _any_event
+        if tuple(self.types.values()) != EVENT_TYPES:
+            union: Any = functools.reduce(operator.or_, self.types.values())
+            discriminated: Any = Annotated[union, Field(discriminator="event_type")]
+            self.adapter = TypeAdapter(discriminated)
+        self.upcasting = {name: cls for name, cls in self.types.items() if cls.upcasters}
+        for name, cls in self.upcasting.items():
+            current = schema_version_of(cls)
+            if set(cls.upcasters) != set(range(min(cls.upcasters), current)):
+                raise ValueError(
+                    f"{name}: upcasters must lead step by step to version {current}, got {sorted(cls.upcasters)}"
+                )
+        # A document can only be of an upcasting type if its name appears in the bytes: the rest skip the peek.
+        self.markers = tuple(f'"{name}"'.encode() for name in self.upcasting)
+
+    def older(self, doc: Any) -> Envelope | None:
+        """`doc` as its type's current version if it is an older version that type still accepts, else None."""
+        if not isinstance(doc, dict):
+            return None
+        cls = self.upcasting.get(doc.get("event_type"))  # type: ignore[arg-type]
+        if cls is None:
+            return None
+        version = doc.get("schema_version", 1)  # version 1's schema let a producer leave it out
+        if type(version) is not int or version not in cls.upcasters:
+            return None  # the current version, or one nobody accepts: plain validation names the field
+        while version in cls.upcasters:
+            doc = {**cls.upcasters[version](doc), "schema_version": version + 1}
+            version += 1
+        event: Envelope = self.adapter.validate_python(doc)
+        return event
+
+    def older_json(self, raw: bytes | str) -> Envelope | None:
+        data = raw.encode() if isinstance(raw, str) else raw
+        if not any(marker in data for marker in self.markers):
+            return None
+        try:
+            doc = from_json(data)
+        except ValueError:
+            return None  # not JSON (or too deep): plain validation says so
+        return self.older(doc)
+
+
+_decoder = _Decoder(EVENT_TYPES)
+
+
+@contextmanager
+def registered(*classes: type[Envelope]) -> Iterator[None]:
+    """parse_event also knows `classes` (each replacing the type of its event_type) inside the block: a type
+    not in EVENT_TYPES, such as a test's fixture type or a next version tried out beside the current one."""
+    global _decoder
+    before = _decoder
+    _decoder = _Decoder([*before.types.values(), *classes])
+    try:
+        yield
+    finally:
+        _decoder = before
+
+
+def parse_event(raw: bytes | str) -> Envelope:
+    """Decode and validate one event from its JSON bytes; raises pydantic.ValidationError.
+
+    An older version that its type still accepts is upcast to the current version first (a migration);
+    every other document goes straight to the contract's validation."""
+    decoder = _decoder
+    if decoder.upcasting:
+        event = decoder.older_json(raw)
+        if event is not None:
+            return event
+    parsed: Envelope = decoder.adapter.validate_json(raw)
+    return parsed
+
+
+def parse_event_obj(obj: Any) -> Envelope:
+    """Validate one event from already-decoded JSON."""
+    decoder = _decoder
+    if decoder.upcasting:
+        event = decoder.older(obj)
+        if event is not None:
+            return event
+    parsed: Envelope = decoder.adapter.validate_python(obj)
+    return parsed
+
+
+def encode_event(event: Envelope) -> bytes:
+    """The wire form: compact JSON, UTF-8."""
+    return event.model_dump_json().encode()

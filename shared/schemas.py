@@ -5,21 +5,32 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from shared.events import EVENT_TYPES, event_type_name
+from shared.events import EVENT_TYPES, Envelope, accepted_versions, event_type_name, schema_version_of
 
 SCHEMA_DIR = Path("docs/events")
 
 
+def schema_of(cls: type[Envelope]) -> dict[str, Any]:
+    """One event type's JSON Schema: its current version, its topic and, during a migration, the older
+    versions its consumers still accept (`x-accepted-versions`; docs/contract-policy.md)."""
+    schema = cls.model_json_schema(mode="validation")
+    schema["$id"] = f"urn:jkn-claims:events:v{schema_version_of(cls)}:{event_type_name(cls)}"
+    schema["x-topic"] = cls.topic
+    if len(accepted_versions(cls)) > 1:
+        schema["x-accepted-versions"] = list(accepted_versions(cls))
+    return schema
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    """The stable formatting of a committed schema file."""
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
 def render_schemas() -> dict[str, str]:
     """File name → JSON Schema text, one per event type, stable formatting."""
-    out: dict[str, str] = {}
-    for cls in EVENT_TYPES:
-        schema = cls.model_json_schema(mode="validation")
-        schema["$id"] = f"urn:jkn-claims:events:v1:{event_type_name(cls)}"
-        schema["x-topic"] = cls.topic
-        out[f"{event_type_name(cls)}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
-    return out
+    return {f"{event_type_name(cls)}.schema.json": schema_text(schema_of(cls)) for cls in EVENT_TYPES}
 
 
 def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
