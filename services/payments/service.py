@@ -6,6 +6,7 @@ from pathlib import Path
 
 from services.payments.entrypoints.consumer import consumer
 from services.payments.entrypoints.monitor import monitor, scheduler
+from services.payments.entrypoints.reconciler import reconciler
 from shared import topics
 from shared.events import (
     ApprovalGranted,
@@ -37,6 +38,6 @@ SPEC = ServiceSpec(
             consumer,
         )
     ],
-    background=[monitor, scheduler],
+    background=[reconciler, monitor, scheduler],  # runs and notices wait for the reconciler
     default_http_port=8083,
 )

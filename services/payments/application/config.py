@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from services.payments.application.gate import ReconciliationGate
 from services.payments.settings import PaymentsSettings
 from shared.clock import Clock
 from shared.settings import PolicySettings
@@ -16,3 +17,5 @@ class Config:
     policy: PolicySettings  # payment days and their unit, the penalty method
     settings: PaymentsSettings  # the dispute due-date rule
     clock: Clock  # the payment date of a run, the booking date of a correction
+    # Closed until the instance has reconciled with claims.paid (the service's); open where nothing can be missing.
+    gate: ReconciliationGate = field(default_factory=ReconciliationGate.opened)

@@ -50,6 +50,7 @@ async def release_run(
 
 async def execute_run(config: Config, uow: UnitOfWorkLike, order: RunOrder) -> bool:
     """Pay open payables oldest-due first with the run's funds; False when the run id was applied before."""
+    config.gate.check(order.run_id)  # not before the database holds every payment claims.paid shows
     # Runs are serialised: a second run waits for the first to commit, then sees its payments.
     await uow.runs.serialise()
     paid_on = config.clock.today()

@@ -13,6 +13,7 @@ from services.payments.application.runs import RunOrder, execute_run
 from services.payments.domain.notices import NoticeKind, deadline_on, notice_due
 from services.payments.domain.penalty import late_penalty
 from services.payments.entrypoints.consumer import config
+from services.payments.entrypoints.reconciler import gate_of
 from services.payments.settings import PaymentsSettings, get_payments_settings
 from shared.calendar import get_calendar
 from shared.clock import next_local_time, sleep_until
@@ -129,6 +130,7 @@ async def monitor(ctx: ServiceContext) -> None:
     """Every business day just after midnight (and at start-up): notices and gauges."""
     settings: PaymentsSettings = get_payments_settings()
     while True:
+        await gate_of(ctx).wait()  # a payment the database forgot (a restore) is not overdue: reconciled first
         today = ctx.clock.today()
         approaching, overdue = await check_deadlines(ctx, today, settings.deadline_warning_working_days)
         if approaching or overdue:
@@ -149,5 +151,6 @@ async def scheduler(ctx: ServiceContext) -> None:
         await sleep_until(ctx.clock, next_local_time(ctx.clock.now(), zone, at))
         today = ctx.clock.today()
         if get_calendar().is_working_day(today):
+            await gate_of(ctx).wait()  # kept waiting, not skipped, until reconciled with claims.paid
             run_id = await scheduled_run(ctx, today)
             log.info("scheduled payment run done", run_id=run_id, business_date=str(today))
