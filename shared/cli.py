@@ -195,7 +195,7 @@ def _register_services() -> None:
     """Mount each service's own subcommands (a service without a CLI is skipped)."""
     import importlib
 
-    for name in ("grouper", "verifier", "payments", "notifier", "gateway", "simulator"):
+    for name in ("grouper", "verifier", "payments", "notifier", "gateway", "console", "simulator"):
         try:
             module = importlib.import_module(f"services.{name}.cli")
         except ModuleNotFoundError:
@@ -222,6 +222,14 @@ app.add_typer(db_app, name="db")
 from shared import cli_operators  # noqa: E402
 
 cli_operators.register(app)
+
+from shared import cli_backup  # noqa: E402
+
+cli_backup.register(app)  # claimsctl backup / restore
+
+from services.console.report_cli import report_app  # noqa: E402
+
+app.add_typer(report_app, name="report")
 
 
 def main() -> None:

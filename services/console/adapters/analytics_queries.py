@@ -1,0 +1,110 @@
+"""The reports' reads: each one query (or two) over the pre-aggregated tables, never over the claims.
+
+`month` None means every month; `kode_rs` None every hospital.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from services.console.domain.analytics import (
+    SEVERITIES,
+    CapitationRow,
+    DiagnosisRow,
+    GapRow,
+    PaymentMonthRow,
+    PendingRow,
+)
+from shared.db import Conn
+
+# ($1 IS NULL OR month = $1): one plan for both; the primary keys lead with month.
+_MONTH = "($1::date IS NULL OR month = $1::date)"
+_HOSPITAL = "($2::text IS NULL OR kode_rs = $2::text)"
+
+
+async def tariff_gap(conn: Conn, month: date | None, kode_rs: str | None = None, limit: int = 200) -> list[GapRow]:
+    """Gap by CBG and hospital, the widest gap first."""
+    rows = await conn.fetch(
+        f"""SELECT cbg_code, kode_rs, sum(claims) AS claims, sum(tarif_rs) AS tarif_rs,
+                   sum(grouped_tarif) AS grouped_tarif, sum(verified) AS verified, sum(verified_rs) AS verified_rs,
+                   sum(approved) AS approved
+            FROM analytics_gap WHERE {_MONTH} AND {_HOSPITAL}
+            GROUP BY cbg_code, kode_rs HAVING sum(claims) > 0
+            ORDER BY sum(tarif_rs) - sum(grouped_tarif) DESC, cbg_code, kode_rs LIMIT $3""",
+        month, kode_rs, limit,
+    )  # fmt: skip
+    return [GapRow(r["cbg_code"], r["kode_rs"], *(int(r[k]) for k in (
+        "claims", "tarif_rs", "grouped_tarif", "verified", "verified_rs", "approved"))) for r in rows]  # fmt: skip
+
+
+async def top_diagnoses(
+    conn: Conn, month: date | None, kode_rs: str | None = None, top: int = 10
+) -> list[DiagnosisRow]:
+    """The `top` principal diagnoses by claim value (INA-CBG tariff grouped) in scope, with their severity
+    counts in scope and across every hospital (the national mix)."""
+    rows = await conn.fetch(
+        f"""WITH scoped AS (
+                SELECT primary_dx, severity, sum(claims) AS claims, sum(grouped_tarif) AS value
+                FROM analytics_diagnoses WHERE {_MONTH} AND {_HOSPITAL} GROUP BY primary_dx, severity),
+            top AS (
+                SELECT primary_dx, sum(claims) AS claims, sum(value) AS value FROM scoped
+                GROUP BY primary_dx HAVING sum(claims) > 0 ORDER BY sum(value) DESC, primary_dx LIMIT $3),
+            national AS (
+                SELECT primary_dx, severity, sum(claims) AS claims FROM analytics_diagnoses
+                WHERE {_MONTH} AND primary_dx IN (SELECT primary_dx FROM top) GROUP BY primary_dx, severity)
+            SELECT t.primary_dx, t.claims, t.value,
+                   (SELECT coalesce(jsonb_object_agg(s.severity, s.claims), '{{}}') FROM scoped s
+                     WHERE s.primary_dx = t.primary_dx)::text AS counts,
+                   (SELECT coalesce(jsonb_object_agg(n.severity, n.claims), '{{}}') FROM national n
+                     WHERE n.primary_dx = t.primary_dx)::text AS national
+            FROM top t ORDER BY t.value DESC, t.primary_dx""",
+        month, kode_rs, top,
+    )  # fmt: skip
+
+    def counts(text: str) -> dict[str, int]:
+        return dict.fromkeys(SEVERITIES, 0) | {k: int(v) for k, v in json.loads(text).items()}
+
+    return [
+        DiagnosisRow(r["primary_dx"], int(r["claims"]), int(r["value"]), counts(r["counts"]), counts(r["national"]))
+        for r in rows
+    ]
+
+
+async def pending_rate(conn: Conn, month: date | None, kode_rs: str | None = None) -> list[PendingRow]:
+    """First-submission pend counts per hospital, the highest rate first (hospitals with decisions only)."""
+    rows = await conn.fetch(
+        f"""SELECT kode_rs, sum(claims) AS claims, sum(first_decided) AS first_decided,
+                   sum(first_pended) AS first_pended
+            FROM analytics_pending WHERE {_MONTH} AND {_HOSPITAL}
+            GROUP BY kode_rs HAVING sum(first_decided) > 0
+            ORDER BY sum(first_pended)::float8 / sum(first_decided) DESC, kode_rs""",
+        month, kode_rs,
+    )  # fmt: skip
+    return [PendingRow(r["kode_rs"], int(r["claims"]), int(r["first_decided"]), int(r["first_pended"])) for r in rows]
+
+
+async def payment_months(conn: Conn, month: date | None) -> list[PaymentMonthRow]:
+    rows = await conn.fetch(
+        f"""SELECT month, payments, on_time, approved, penalty, total_paid, days_late
+            FROM analytics_payment_months WHERE {_MONTH} ORDER BY month""",
+        month,
+    )
+    return [PaymentMonthRow(r["month"], *(int(r[k]) for k in (
+        "payments", "on_time", "approved", "penalty", "total_paid", "days_late"))) for r in rows]  # fmt: skip
+
+
+async def capitation(conn: Conn, month: date | None, limit: int = 5000) -> list[CapitationRow]:
+    """One row per FKTP and month, the lowest KBK share first (where performance cost the most)."""
+    rows = await conn.fetch(
+        f"""SELECT month, kode_faskes, facility_type, registered_members, rate, base_amount, kbk_score,
+                   kbk_percentage, amount
+            FROM analytics_capitation WHERE {_MONTH}
+            ORDER BY month, kbk_percentage, kode_faskes LIMIT $2""",
+        month, limit,
+    )  # fmt: skip
+    return [
+        CapitationRow(r["month"], r["kode_faskes"], r["facility_type"], r["registered_members"], int(r["rate"]),
+                      int(r["base_amount"]), r["kbk_score"], float(r["kbk_percentage"]), int(r["amount"]))
+        for r in rows
+    ]  # fmt: skip
