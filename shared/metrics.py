@@ -41,6 +41,9 @@ OUTBOX_RELAY_STALLED = Gauge(
     "Seconds since the leading relay last caught up or moved a row on (0: standing by)",
     ["schema"],
 )
+OUTBOX_RELAY_LEADER = Gauge(
+    "outbox_relay_leader", "1 on the instance whose relay leads (its outbox gauges are the current ones)", ["schema"]
+)
 RECORD_AGE = Histogram(
     "consumer_record_age_seconds", "From the broker appending a record to its batch being applied", ["consumer"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),

@@ -31,7 +31,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared import db, kafka_compat, metrics
+from shared import db, kafka_compat, metrics, tracing
 from shared.application import Application
 from shared.clock import Clock, get_clock
 from shared.consumer import BatchProcessor, Handler
@@ -130,6 +130,7 @@ class ServiceRuntime:
             middlewares=[KafkaPrometheusMiddleware(registry=metrics.registry, app_name=spec.name)],
         )
         self.ctx: ServiceContext | None = None
+        self.tracing = tracing.setup(self.settings.tracing, spec.name)  # None unless TRACING_OTLP_ENDPOINT
         self.relay: OutboxRelay | None = None
         self.processors: dict[str, BatchProcessor] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -138,6 +139,8 @@ class ServiceRuntime:
         self._waiting_since: dict[str, float] = {}
         self._subscribers: dict[str, Any] = {}  # consumer → its FastStream subscriber (holds the AIOKafkaConsumer)
         self._lag_labels: set[tuple[str, str, str]] = set()
+        # (consumer, topic, partition) → offset of the next record to apply: lag counts what is held, not applied
+        self._next_to_apply: dict[tuple[str, str, int], int] = {}
         for consumes in spec.consumes:
             self._subscribe(consumes)
 
@@ -167,6 +170,8 @@ class ServiceRuntime:
         """Apply a batch, then commit its offsets; on failure rewind so nothing is committed past it."""
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         self._waiting_since.setdefault(name, time.monotonic())
+        for r in records:
+            self._next_to_apply.setdefault((name, r.topic, r.partition), r.offset)
         try:
             await self.processors[name].process(records)
         except Exception as exc:
@@ -182,6 +187,7 @@ class ServiceRuntime:
         applied_ms = time.time() * 1000
         for r in records:
             metrics.RECORD_AGE.labels(name).observe(max(applied_ms - r.timestamp, 0) / 1000)
+            self._next_to_apply[(name, r.topic, r.partition)] = r.offset + 1
         try:
             await message.ack()
         except Exception as exc:  # e.g. a rebalance revoked the partitions: the inbox absorbs the redelivery
@@ -213,6 +219,7 @@ class ServiceRuntime:
                 checks=command_checks(  # signed operator commands
                     s.operators.registry_file, consumes.accepted, self.ctx.clock, s.operators.command_max_age_days
                 ),
+                tracing=self.tracing,
             )
         self.relay = OutboxRelay(
             self.dsn, self.spec.schema, producer, batch=s.service.outbox_batch, topic_prefix=s.broker.topic_prefix
@@ -235,6 +242,8 @@ class ServiceRuntime:
         if self.ctx is not None:
             await self.ctx.producer.stop()
             await self.ctx.pool.close()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)  # exports the last spans (blocking I/O)
         log.info("service stopped", service=self.spec.name)
 
     def stalled(self, now: float | None = None) -> list[dict[str, Any]]:
@@ -264,10 +273,15 @@ class ServiceRuntime:
             await asyncio.sleep(every_s)
 
     async def export_progress(self, now: float | None = None) -> None:
-        """Set the lag and stall gauges (no broker request: the consumers' last fetch responses)."""
+        """Set the lag and stall gauges (no broker request: the consumers' last fetch responses).
+
+        Lag is highwater minus the next offset to apply (records fetched but not applied count), or minus
+        the consumer's position where this instance has not received a batch of that partition yet.
+        """
         now = time.monotonic() if now is None else now
         if self.relay is not None:
             metrics.OUTBOX_RELAY_STALLED.labels(self.spec.schema).set(self.relay.stalled_for(now) or 0.0)
+            metrics.OUTBOX_RELAY_LEADER.labels(self.spec.schema).set(1 if self.relay.is_leader else 0)
         seen: set[tuple[str, str, str]] = set()
         for name, subscriber in self._subscribers.items():
             since = self._waiting_since.get(name)
@@ -276,13 +290,18 @@ class ServiceRuntime:
             if consumer is None:
                 continue
             group = self.settings.broker.topic_prefix + name
-            for tp in consumer.assignment():
+            assigned = set(consumer.assignment())
+            for key in [k for k in self._next_to_apply if k[0] == name and (k[1], k[2]) not in assigned]:
+                del self._next_to_apply[key]  # revoked: another instance applies it now
+            for tp in assigned:
                 with contextlib.suppress(Exception):  # not fetched yet, or revoked meanwhile
                     highwater = consumer.highwater(tp)
-                    position = await asyncio.wait_for(consumer.position(tp), 1.0)
+                    applied = self._next_to_apply.get((name, tp.topic, tp.partition))
+                    if applied is None:
+                        applied = await asyncio.wait_for(consumer.position(tp), 1.0)
                     if highwater is not None:
                         labels = (group, tp.topic, str(tp.partition))
-                        metrics.CONSUMER_LAG.labels(*labels).set(max(highwater - position, 0))
+                        metrics.CONSUMER_LAG.labels(*labels).set(max(highwater - applied, 0))
                         seen.add(labels)
         for gone in self._lag_labels - seen:  # partitions another instance owns now
             with contextlib.suppress(KeyError):
@@ -310,6 +329,7 @@ async def housekeeping(ctx: ServiceContext) -> None:
         async with ctx.pool.acquire() as conn:
             sent = await purge_sent(conn, OUTBOX_KEEP_DAYS)
             seen = await purge_older_than(conn, INBOX_KEEP_DAYS)
+            await tracing.purge_trace_context(conn, INBOX_KEEP_DAYS)
         if sent or seen:
             log.info("housekeeping", outbox_rows_purged=sent, inbox_ids_purged=seen)
         await asyncio.sleep(6 * 3600)
