@@ -108,3 +108,9 @@ async def capitation(conn: Conn, month: date | None, limit: int = 5000) -> list[
                       int(r["base_amount"]), r["kbk_score"], float(r["kbk_percentage"]), int(r["amount"]))
         for r in rows
     ]  # fmt: skip
+
+
+async def months(conn: Conn, limit: int = 24) -> list[date]:
+    """The months the read model has claims for, newest first (the month selector)."""
+    rows = await conn.fetch("SELECT DISTINCT month FROM analytics_pending ORDER BY month DESC LIMIT $1", limit)
+    return [r["month"] for r in rows]
