@@ -137,6 +137,8 @@ class ServiceRuntime:
         self._failures: dict[str, int] = {}
         # consumer → when the batch it holds began waiting to be applied (cleared once one is applied)
         self._waiting_since: dict[str, float] = {}
+        # A failed batch waits first, doubling to longest, before it is redelivered (tests shorten the wait).
+        self.redelivery_backoff_s: tuple[float, float] = (0.5, 30.0)
         self._subscribers: dict[str, Any] = {}  # consumer → its FastStream subscriber (holds the AIOKafkaConsumer)
         self._lag_labels: set[tuple[str, str, str]] = set()
         # (consumer, topic, partition) → offset of the next record to apply: lag counts what is held, not applied
@@ -177,7 +179,8 @@ class ServiceRuntime:
         except Exception as exc:
             # Not committed past: rewind and try again, backing off so a lasting failure does not spin.
             failures = self._failures[name] = self._failures.get(name, 0) + 1
-            delay = min(0.5 * 2 ** (failures - 1), 30.0)
+            first, longest = self.redelivery_backoff_s
+            delay = min(first * 2 ** (failures - 1), longest)
             log.error("batch not applied, will be redelivered", consumer=name, error=repr(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
             await message.nack()
