@@ -14,9 +14,10 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import pytest
+from pydantic import ValidationError
 
 from shared.contract_check import check, compare_event, compare_sets, read_dir
-from shared.events import Contract, Envelope
+from shared.events import Contract, Envelope, parse_event, parse_event_obj, registered
 from shared.schemas import SCHEMA_DIR, schema_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,3 +265,50 @@ def test_with_the_tag_present_the_snapshot_must_equal_the_tags_schemas(tmp_path:
     assert failures == [
         "docs/events/released/ is not the release it names: ClaimPaid: the snapshot differs from contract-v1"
     ]
+
+
+# The consumer side of a migration: parse_event accepts v1 and v2 of a type that declares both.
+
+
+def v1_document(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "event_id": "0b9d2f4e-8c7a-4e1b-9f3d-2a6c5e8b7d10", "event_type": "ContractProbe", "schema_version": 1,
+        "occurred_at": "2026-12-01T09:00:00Z",
+        "claim_id": "C-1", "correlation_id": "6f1c2a8e-3d4b-4c5a-9e7f-0a1b2c3d4e5f", "producer": "test",
+        "payload": {"nomor_sep": "0301R0011117V000008", "amount": 5_634_100},
+    }  # fmt: skip
+    doc.update(changes)
+    return doc
+
+
+def test_a_v1_document_reads_as_v2_through_the_upcaster_with_or_without_its_version() -> None:
+    with registered(ProbeV2):
+        for doc in (v1_document(), {k: v for k, v in v1_document().items() if k != "schema_version"}):
+            event = parse_event(json.dumps(doc))
+            assert isinstance(event, ProbeV2)
+            assert (event.schema_version, event.payload.approved_amount) == (2, 5_634_100)
+        assert parse_event_obj(v1_document()) == parse_event(json.dumps(v1_document()))
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (v1_document(schema_version=3), "ContractProbe.schema_version\n  Input should be 2"),
+        (v1_document(schema_version=True), "ContractProbe.schema_version\n  Input should be 2"),
+        (
+            v1_document(payload={"nomor_sep": "S", "amount": 1, "surplus": 1}),
+            "ContractProbe.payload.surplus\n  Extra inputs are not permitted",
+        ),
+    ],
+    ids=["version-3", "version-true", "extra-field"],
+)
+def test_what_no_version_accepts_is_still_refused_naming_the_field(doc: dict[str, Any], expected: str) -> None:
+    with registered(ProbeV2), pytest.raises(ValidationError) as err:
+        parse_event(json.dumps(doc))
+    assert expected in str(err.value)
+
+
+def test_outside_the_migration_the_contract_knows_no_probe_and_refuses_version_2() -> None:
+    with pytest.raises(ValidationError) as err:
+        parse_event(json.dumps(v1_document()))
+    assert "'ContractProbe'" in str(err.value)
