@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,7 +99,13 @@ def templates_environment() -> Environment:
     )
     env.filters["rupiah"] = rupiah
     env.filters["local_time"] = _local_time
+    env.filters["pretty_json"] = pretty_json
     return env
+
+
+def pretty_json(value: Any) -> str:
+    """A timeline entry's detail as readable JSON; the page escapes it like any other text."""
+    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
 
 
 @pass_context

@@ -1,0 +1,19 @@
+"""The console as its own process, on a test's lane: `python -m tests.e2e.console.console_process`.
+
+With the service's usual environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC_PREFIX,
+CONSOLE_SECRETS_KEY, SERVICE_HTTP_PORT, ...) and LANE_SUFFIX: the schema and consumer groups are the
+lane's (`console_<suffix>`), everything else is `python -m services.console.app`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from services.console.service import SPEC
+from shared.runtime import serve
+
+if __name__ == "__main__":
+    suffix = os.environ["LANE_SUFFIX"]
+    serve(replace(SPEC, schema=f"{SPEC.schema}_{suffix}",
+                  consumes=[replace(c, name=f"{c.name}-{suffix}") for c in SPEC.consumes]))  # fmt: skip
