@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: tools run test lint unit integration migrate schemas bench bench-grouper bench-gateway clean stack deploy-check docs
+.PHONY: tools run test lint unit integration migrate schemas bench bench-grouper bench-gateway clean stack deploy-check docs contract-check
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ deploy-check: $(STAMP) tools
 ## Re-render the README's rule, reason-code and settings tables from the code.
 docs: $(STAMP)
 	$(BIN)/python -m shared.docs
+
+## Fail on an event-contract change that is incompatible with the released contract (docs/contract-policy.md).
+contract-check: $(STAMP)
+	$(BIN)/python -m shared.contract_check
 
 ## Write one JSON Schema per event to docs/events/.
 schemas: $(STAMP)
