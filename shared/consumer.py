@@ -34,7 +34,7 @@ import asyncpg
 import structlog
 from pydantic import ValidationError
 
-from shared import metrics, topics
+from shared import metrics, topics, tracing
 from shared.application import Application, UnitOfWork, per_event
 from shared.checks import Check, Refusal
 from shared.clock import Clock, RealClock
@@ -304,6 +304,7 @@ class BatchProcessor:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         checks: Sequence[Check] = (),
+        tracing: tracing.Tracing | None = None,
     ) -> None:
         self.pool = pool
         self.schema = schema
@@ -323,6 +324,7 @@ class BatchProcessor:
         self.max_output_bytes = max_output_bytes
         # The producer check always runs: it is the kernel's own defence, not a service's choice.
         self.checks = (check_producer, *checks)
+        self.tracing = tracing  # None: off (a CONSUMER span per event when on; shared/tracing.py)
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; raises only when transient failures outlast the retry budget."""
@@ -341,9 +343,10 @@ class BatchProcessor:
                 decoded.append((rec, stamp_receipt(item, rec, self.clock)))
         isolate = False
         attempt = 0
+        trace = self.tracing.batch(decoded, self.consumer) if self.tracing is not None else None
         while True:
             try:
-                return await self._apply(decoded, letters, isolate=isolate)
+                return await self._apply(decoded, letters, isolate=isolate, trace=trace)
             except Exception as exc:
                 if not is_transient(exc):
                     if isolate:
@@ -371,10 +374,11 @@ class BatchProcessor:
         return None
 
     async def _apply(
-        self, decoded: list[tuple[Record, Envelope]], letters: list[DeadLetter], *, isolate: bool
-    ) -> BatchResult:
+        self, decoded: list[tuple[Record, Envelope]], letters: list[DeadLetter], *, isolate: bool,
+        trace: tracing.BatchTrace | None = None,
+    ) -> BatchResult:  # fmt: skip
         async with self.pool.acquire() as conn, conn.transaction():
-            tx = Tx(conn, self.schema, self.max_output_bytes)
+            tx = Tx(conn, self.schema, self.max_output_bytes, trace=tracing.TxTrace(trace) if trace else None)
             if isolate:
                 applied, duplicates, failed = await self._apply_each(tx, decoded)
             else:
@@ -383,6 +387,10 @@ class BatchProcessor:
             for letter in (*letters, *failed):
                 tx.emit_row(await self._dead_letter(conn, letter))
             await tx.flush()
+            if trace is not None:
+                await trace.remember(conn)
+        if trace is not None:  # committed: the spans end (an unended span of a failed attempt is never sent)
+            trace.end({ev.event_id: f.error for f in failed for rec, ev in decoded if rec is f.record})
         self._count(letters, failed, applied, duplicates)
         return BatchResult(len(applied), duplicates, len(letters) + len(failed))
 

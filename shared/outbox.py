@@ -27,7 +27,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 
-from shared import metrics
+from shared import metrics, tracing
 from shared.db import Conn, advisory_key, quote_ident
 from shared.events import Envelope, encode_event
 
@@ -60,6 +60,8 @@ class OutboxRow:
     value: bytes
     headers: tuple[Header, ...] = ()
     event_id: str | None = None
+    traceparent: str | None = None  # the W3C trace context the event continues (shared/tracing.py)
+    tracestate: str | None = None
 
     @property
     def size(self) -> int:
@@ -101,16 +103,22 @@ async def write_rows(conn: Conn, schema: str, rows: Sequence[OutboxRow]) -> None
     """Insert outbox rows in the caller's transaction (one round trip) and wake the relay on commit."""
     if not rows:
         return
-    await conn.execute(
-        """INSERT INTO outbox (topic, key, value, headers, event_id)
-           SELECT t, k, v, h::jsonb, e::uuid
-           FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::text[]) AS u(t, k, v, h, e)""",
-        [r.topic for r in rows],
-        [r.key for r in rows],
-        [r.value for r in rows],
-        [_headers_json(r.headers) for r in rows],
-        [r.event_id for r in rows],
-    )
+    columns = [[r.topic for r in rows], [r.key for r in rows], [r.value for r in rows],
+               [_headers_json(r.headers) for r in rows], [r.event_id for r in rows]]  # fmt: skip
+    if any(r.traceparent for r in rows):  # tracing off: the statement is the one it always was
+        await conn.execute(
+            """INSERT INTO outbox (topic, key, value, headers, event_id, traceparent, tracestate)
+               SELECT t, k, v, h::jsonb, e::uuid, p, s FROM unnest($1::text[], $2::bytea[], $3::bytea[],
+                      $4::text[], $5::text[], $6::text[], $7::text[]) AS u(t, k, v, h, e, p, s)""",
+            *columns, [r.traceparent for r in rows], [r.tracestate for r in rows],
+        )  # fmt: skip
+    else:
+        await conn.execute(
+            """INSERT INTO outbox (topic, key, value, headers, event_id)
+               SELECT t, k, v, h::jsonb, e::uuid
+               FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[], $5::text[]) AS u(t, k, v, h, e)""",
+            *columns,
+        )
     await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
 
 
@@ -131,13 +139,15 @@ class Tx:
     pending: list[OutboxRow] = field(default_factory=list)
     buffered: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     writers: dict[str, RowWriter] = field(default_factory=dict)
+    # Which trace each event continues (shared/tracing.py); None while tracing is off.
+    trace: tracing.TxTrace | None = field(default_factory=tracing.for_transaction)
 
     def emit(self, event: Envelope) -> None:
         """Publish `event` if, and only if, this transaction commits; refuse it now if it cannot fit."""
         row = OutboxRow.for_event(event)
         if row.size > self.max_output_bytes:
             raise OutputTooLarge(row.topic, row.size, self.max_output_bytes)
-        self.pending.append(row)
+        self.pending.append(row if self.trace is None else self.trace.stamp(row, event))
 
     def emit_row(self, row: OutboxRow) -> None:
         """Publish a raw row (dead letters keep the original bytes; the kernel sizes them itself)."""
@@ -165,6 +175,8 @@ class Tx:
                 await self.writers[name](self.conn, rows)
         self.buffered = {}
         rows_out, self.pending = self.pending, []
+        if self.trace is not None:
+            rows_out = await self.trace.resolve(self.conn, rows_out)
         await write_rows(self.conn, self.schema, rows_out)
 
 
@@ -224,7 +236,7 @@ ROUND_BUDGET_S = 40.0  # nor waits for acknowledgements past this (what is unack
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
 
 _SELECT_PUBLISHABLE = """
-SELECT id, topic, key, value, headers::text AS headers FROM outbox o
+SELECT id, topic, key, value, headers::text AS headers, traceparent, tracestate FROM outbox o
 WHERE sent_at IS NULL AND failed_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM outbox q
                   WHERE q.sent_at IS NULL AND q.failed_at IS NOT NULL
@@ -479,7 +491,7 @@ class OutboxRelay:
     async def _send_one(self, r: asyncpg.Record) -> asyncio.Future[Any] | BaseException:
         """Hand one row to the producer: the future of its acknowledgement, or why it was not sent."""
         try:
-            headers = _headers_from_json(r["headers"])
+            headers = record_headers(r)
         except (ValueError, TypeError) as e:
             return UnreadableRow(f"headers: {e!r}")
         try:
@@ -508,7 +520,7 @@ class OutboxRelay:
             try:
                 async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
                     fut = await self._producer.send(
-                        self._prefix + r["topic"], r["value"], key=r["key"], headers=_headers_from_json(r["headers"])
+                        self._prefix + r["topic"], r["value"], key=r["key"], headers=record_headers(r)
                     )
                     await fut
                 outcomes.by_id[row_id] = None
@@ -526,6 +538,11 @@ class OutboxRelay:
         metrics.OUTBOX_BACKLOG.labels(self._schema).set(stats["backlog"])
         metrics.OUTBOX_QUARANTINED.labels(self._schema).set(stats["quarantined"])
         metrics.OUTBOX_OLDEST_AGE.labels(self._schema).set(float(stats["oldest_age_s"] or 0))
+
+
+def record_headers(r: Any) -> list[Header]:
+    """A row's record headers: the stored ones, then the trace context it carries (if any)."""
+    return [*_headers_from_json(r["headers"]), *tracing.headers_of(r.get("traceparent"), r.get("tracestate"))]
 
 
 async def leader_session(dsn: str, schema: str) -> asyncpg.Connection:

@@ -173,6 +173,20 @@ class OperatorSettings(BaseSettings):
     )
 
 
+class TracingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRACING_", extra="ignore")
+
+    otlp_endpoint: str = Field(
+        default="",
+        description="OTLP/HTTP traces URL spans are exported to (e.g. http://otel-collector:4318/v1/traces); "
+        "empty: tracing off (no spans, no exporter; the W3C traceparent is neither read nor written)",
+    )
+    export_delay_ms: int = Field(default=5000, gt=0, description="Longest a finished span waits to be exported")
+    sample_ratio: float = Field(
+        default=1.0, ge=0, le=1, description="Share of new traces recorded; a trace begun upstream keeps its choice"
+    )
+
+
 class ClaimsctlSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLAIMSCTL_", extra="ignore")
 
@@ -191,6 +205,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     operators: OperatorSettings = Field(default_factory=OperatorSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
 
 @lru_cache(maxsize=1)
@@ -206,7 +221,7 @@ def settings_classes() -> list[type[BaseSettings]]:
 
     found: list[type[BaseSettings]] = [
         BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings, OperatorSettings,
-        ClaimsctlSettings,
+        ClaimsctlSettings, TracingSettings,
     ]  # fmt: skip
     for name in ("grouper", "verifier", "payments", "notifier", "gateway"):
         try:

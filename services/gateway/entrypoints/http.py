@@ -49,6 +49,7 @@ from services.gateway.settings import GatewaySettings, get_gateway_settings
 from shared.clock import get_clock
 from shared.events import ClaimData
 from shared.runtime import ServiceContext, ServiceRuntime
+from shared.tracing import ServerSpans
 
 EKLAIM_PATHS = ("/v1/eklaim", "/E-Klaim/ws.php")
 FHIR_JSON = "application/fhir+json"
@@ -197,6 +198,8 @@ def create_app(runtime: ServiceRuntime, settings: GatewaySettings | None = None)
         docs_url=None,  # Swagger UI would load from a CDN: /docs is our own page (docs_page.py) instead
         redoc_url=None,
     )
+    if runtime.tracing is not None:  # a SERVER span per request; its ClaimSubmitted continues it
+        app.add_middleware(ServerSpans, tracer=runtime.tracing.tracer)
     intake = Intake(get_clock())  # the clock the runtime gives its context
     components: dict[str, Any] = {}  # the request bodies' nested models, for the OpenAPI document
     with_components(app, components)
