@@ -68,7 +68,8 @@ def _event(event_type: str, claim_id: str, payload: dict[str, Any]) -> Envelope:
 
 
 def grouped(claim_id: str, kode_rs: str, cbg: str, dx: str, bill: int, tariff: int, *, revision: int = 0,
-            discharged: str = "2026-11-06", inpatient: bool = True) -> Envelope:  # fmt: skip
+            discharged: str = "2026-11-06", inpatient: bool = True,
+            submitted_on: str = "2026-11-09") -> Envelope:  # fmt: skip
     doc = example("ClaimGrouped")
     claim = doc["payload"]["claim"] | {
         "kode_rs": kode_rs, "diagnosa": [dx], "tgl_pulang": discharged, "tarif_rs": {"prosedur_bedah": bill},
@@ -79,7 +80,8 @@ def grouped(claim_id: str, kode_rs: str, cbg: str, dx: str, bill: int, tariff: i
         "cbg_code": cbg, "severity": severity, "tarif_kelas": tariff, "total_tarif": tariff, "tarif_rs_total": bill,
         "tariff_gap": bill - tariff,
     }  # fmt: skip
-    return _event("ClaimGrouped", claim_id, {"revision": revision, "claim": claim, "grouping": grouping})
+    payload = {"revision": revision, "submitted_on": submitted_on, "claim": claim, "grouping": grouping}
+    return _event("ClaimGrouped", claim_id, payload)
 
 
 def submitted(claim_id: str, kode_rs: str, revision: int) -> Envelope:
@@ -108,8 +110,9 @@ def paid(claim_id: str, kode_rs: str, approved: int, *, on: str, due: str, late:
     })  # fmt: skip
 
 
-def overdue(claim_id: str, kode_rs: str, amount: int, *, as_of: str, late: int, penalty: int) -> Envelope:
-    fields = {"kode_rs": kode_rs, "amount": amount, "due_on": "2026-12-01", "as_of": as_of, "days_late": late,
+def overdue(claim_id: str, kode_rs: str, amount: int, *, as_of: str, late: int, penalty: int,
+            due: str = "2026-12-01") -> Envelope:  # fmt: skip
+    fields = {"kode_rs": kode_rs, "amount": amount, "due_on": due, "as_of": as_of, "days_late": late,
               "accrued_penalty": penalty}  # fmt: skip
     return _event("PaymentOverdue", claim_id, fields)
 

@@ -1,0 +1,145 @@
+"""The operations page's data on the real stack: deadlines at risk and overdue payables from the console's read
+model (fed by real events through the real consumer), outbox backlog, consumer lag, a dead letter and its
+audited redrive (once only), and the notifier's failed deliveries.
+
+Today is Monday 16 Nov 2026 and the horizon 3 working days (up to Thu 19 Nov):
+  P1 pended, resubmit by Wed 18 Nov                    -> at risk, 2 working days left
+  P2 pended, resubmit by Mon 30 Nov                    -> not yet
+  U1 grouped, submitted Sun 8 Nov, undecided           -> deemed complete 8 + 10 calendar days = Wed 18 Nov, 2 left
+  V1 verified Mon 26 Oct, unpaid                       -> due 15 working days later: Oct 27-30 (4), Nov 2-6 (9),
+                                                          Nov 9-13 (14), Mon 16 Nov (15): due today, 0 left
+  O1 overdue since Mon 2 Nov, payments said 11 days late on 13 Nov with 20,658 accrued (5,634,100 x 11 / 3,000);
+     today it is 14 days late: 5,634,100 x 14 / 3,000 = 26,292.47 -> 26,292
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from deploy.local import Stack
+from services.console.application.operations import Where, operations_view, redrive
+from services.console.entrypoints.analytics_consumer import ANALYTICS_CONSUMES
+from shared import db, dlq
+from shared.calendar import WorkingCalendar
+from shared.runtime import ServiceSpec
+from tests.integration.console.test_console_analytics import grouped, overdue, pended, verified
+from tests.support.kafka import eventually, produce
+from tests.support.services import Lane, new_lane, running
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+MIGRATIONS = ROOT / "services" / "console" / "migrations"
+NOTIFIER_MIGRATIONS = ROOT / "services" / "notifier" / "migrations"
+TODAY = date(2026, 11, 16)
+A = "0301R001"
+
+
+@dataclass
+class World:
+    lane: Lane
+    spec: ServiceSpec
+    where: Where
+    pool: db.Pool
+
+
+@pytest.fixture(scope="module")
+async def world(stack: Stack) -> AsyncIterator[World]:
+    lane = await new_lane(stack)
+    spec = lane.isolate(ServiceSpec("console", "console", MIGRATIONS, [ANALYTICS_CONSUMES]))
+    settings = lane.settings()
+    notifier = f"notifier_{lane.suffix}"
+    await db.migrate(stack.database_url, notifier, NOTIFIER_MIGRATIONS)
+    await _failed_delivery(stack.database_url, notifier)
+    async with running(spec, settings):
+        await lane.publish([
+            grouped("P1", A, "K-1-13-I", "K35.9", 6_550_000, 5_634_100), pended("P1", A, resubmit_by="2026-11-18"),
+            grouped("P2", A, "K-1-13-I", "K35.9", 6_550_000, 5_634_100), pended("P2", A, resubmit_by="2026-11-30"),
+            verified("V1", A, 5_634_100, on="2026-10-26"),
+            overdue("O1", A, 5_634_100, as_of="2026-11-13", late=11, penalty=20_658, due="2026-11-02"),
+            grouped("U1", A, "K-1-13-I", "K35.9", 6_550_000, 5_634_100, submitted_on="2026-11-08"),
+        ])  # fmt: skip
+        await produce(stack.bootstrap_servers, lane.prefix + "claims.pended", [(b"JUNK-1", b"not an event")])
+
+        async def applied() -> bool:
+            return await lane.consumed(spec)
+
+        await eventually(applied, within=30)
+        where = Where(settings, stack.bootstrap_servers, stack.database_url, [spec], notifier)
+        pool = await db.create_pool(stack.database_url, spec.schema, max_size=2)
+        try:
+            yield World(lane, spec, where, pool)
+        finally:
+            await pool.close()
+
+
+async def _failed_delivery(dsn: str, schema: str) -> None:
+    """One webhook the notifier gave up on, as its dispatcher leaves it."""
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        now = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)
+        sub = await conn.fetchval(
+            """INSERT INTO subscriptions (audience, kode_rs, channel, target, secret, event_types, created_at)
+               VALUES ('hospital', $1, 'webhook', 'https://rs.example/hook', 's', '{ClaimPended}', $2) RETURNING id""",
+            A, now,
+        )  # fmt: skip
+        await conn.execute(
+            """INSERT INTO deliveries (event_id, subscription_id, event_type, claim_id, kode_rs, channel, subject, text,
+                                       status, attempts, next_attempt_at, last_error, created_at)
+               VALUES (gen_random_uuid(), $1, 'ClaimPended', 'P1', $2, 'webhook', 's', 't', 'dead', 8, $3,
+                       'HTTP 503 <html>', $3)""",
+            sub, A, now,
+        )  # fmt: skip
+    finally:
+        await conn.close()
+
+
+async def test_deadlines_at_risk_and_overdue_payables_come_from_the_read_model(world: World) -> None:
+    async with world.pool.acquire() as conn:
+        view = await operations_view(conn, world.where, WorkingCalendar(), TODAY, 3)
+    assert [(r.deadline.kind, r.deadline.claim_id, r.deadline.due, r.working_days_left) for r in view.deadlines] == [
+        ("payment_due", "V1", date(2026, 11, 16), 0),
+        ("deemed_complete", "U1", date(2026, 11, 18), 2),
+        ("resubmit", "P1", date(2026, 11, 18), 2),
+    ]
+    assert [(p.claim_id, p.days_late(TODAY), p.reported_penalty, p.penalty_today(TODAY)) for p in view.overdue] == [
+        ("O1", 14, 20_658, 26_292)]  # fmt: skip
+    (outbox,) = view.outbox
+    assert (outbox.service, outbox.waiting, outbox.quarantined) == ("console", 0, 0)
+    (lag,) = view.lag
+    assert (lag.group, lag.lag, lag.partitions_behind, lag.error) == (world.spec.consumes[0].name, 0, 0, None)
+    (failure,) = view.notifications
+    assert (failure.claim_id, failure.status, failure.attempts, failure.last_error) == ("P1", "dead", 8,
+                                                                                         "HTTP 503 <html>")  # fmt: skip
+
+
+async def test_a_dead_letter_is_shown_and_redriven_once_under_the_operators_name(world: World) -> None:
+    async with world.pool.acquire() as conn:
+        view = await operations_view(conn, world.where, WorkingCalendar(), TODAY, 3)
+    (letter,) = [x for x in view.letters if x.source_topic == "claims.pended"]
+    assert letter.consumer == world.spec.consumes[0].name and letter.key == b"JUNK-1"
+    assert letter.id not in view.redriven
+
+    first = await redrive(world.where, [letter.id], "ops.rina")
+    assert [o.outcome for o in first.outcomes] == ["redriven"]
+    again = await redrive(world.where, [letter.id], "ops.budi")
+    assert [o.outcome for o in again.outcomes] == ["already-redriven"]
+
+    audit = await dlq.connect_audit(world.where.dsn, migrate=False)
+    try:
+        rows = await audit.fetch(
+            "SELECT redriven_by, consumer FROM dlq_redrives WHERE dlq_topic = $1 AND dlq_offset = $2 AND NOT dry_run",
+            letter.topic, letter.offset,
+        )  # fmt: skip
+    finally:
+        await audit.close()
+    assert [(r["redriven_by"], r["consumer"]) for r in rows] == [("ops.rina", world.spec.consumes[0].name)]
+    async with world.pool.acquire() as conn:
+        shown = await operations_view(conn, world.where, WorkingCalendar(), TODAY, 3)
+    assert shown.redriven[letter.id].by == "ops.rina"
