@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -38,7 +39,7 @@ from shared.runtime import ServiceRuntime
 from tests.support.factories import example
 from tests.support.kafka import eventually
 from tests.support.operators import sign
-from tests.support.services import Lane, running, tally_work
+from tests.support.services import Lane, new_lane, running, tally_work
 
 pytestmark = pytest.mark.integration
 
@@ -46,19 +47,74 @@ MONDAY = date(2026, 11, 9)
 CONSENT = {"doc_type": "informed_consent", "ref": "IC/1", "supports": []}
 
 
+MONDAY_MORNING = datetime(2026, 11, 9, 2, 0, tzinfo=UTC)  # Monday 09:00 in Jakarta
+
+# Most tests here share one verifier (`lane`, `verifier`, `clock`): starting one costs seconds, and their claims
+# never meet (World's ids are unique in the module). A test that stops the verifier, starts instances of its
+# own, or moves the clock weeks ahead (the daily sweeper follows the clock) has its own (`own_lane`, ...).
+
+
+@pytest.fixture(scope="module")
+async def lane(stack: Stack) -> Lane:
+    """The module's lane: the shared verifier's topics and schema."""
+    return await new_lane(stack)
+
+
+@pytest.fixture(scope="module")
+def verifier_clock() -> FixedClock:
+    return FixedClock(MONDAY_MORNING)
+
+
+@pytest.fixture(scope="module")
+async def shared_verifier(lane: Lane, verifier_clock: FixedClock) -> AsyncIterator[tuple[ServiceRuntime, asyncpg.Pool]]:
+    set_clock(verifier_clock)  # the runtime takes the clock when it starts
+    spec = lane.isolate(SPEC)
+    try:
+        async with running(spec, lane.settings()) as runtime:
+            pool = await db.create_pool(lane.stack.database_url, spec.schema)
+            try:
+                yield runtime, pool
+            finally:
+                await pool.close()
+    finally:
+        set_clock(None)
+
+
 @pytest.fixture
-def clock() -> Iterator[FixedClock]:
-    fixed = FixedClock(datetime(2026, 11, 9, 2, 0, tzinfo=UTC))  # Monday 09:00 in Jakarta
+def clock(verifier_clock: FixedClock) -> Iterator[FixedClock]:
+    """The shared verifier's clock, set back to Monday 09:00 for each test."""
+    verifier_clock.set(MONDAY_MORNING)
+    set_clock(verifier_clock)
+    yield verifier_clock
+    set_clock(None)
+
+
+@pytest.fixture
+def verifier(
+    shared_verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+) -> tuple[ServiceRuntime, asyncpg.Pool]:
+    return shared_verifier
+
+
+@pytest.fixture
+async def own_lane(stack: Stack) -> Lane:
+    """A lane of the test's own, for a verifier or instances nobody else's claims reach."""
+    return await new_lane(stack)
+
+
+@pytest.fixture
+def own_clock() -> Iterator[FixedClock]:
+    fixed = FixedClock(MONDAY_MORNING)
     set_clock(fixed)
     yield fixed
     set_clock(None)
 
 
 @pytest.fixture
-async def verifier(lane: Lane, clock: FixedClock) -> AsyncIterator[tuple[ServiceRuntime, asyncpg.Pool]]:
-    spec = lane.isolate(SPEC)
-    async with running(spec, lane.settings()) as runtime:
-        pool = await db.create_pool(lane.stack.database_url, spec.schema)
+async def own_verifier(own_lane: Lane, own_clock: FixedClock) -> AsyncIterator[tuple[ServiceRuntime, asyncpg.Pool]]:
+    spec = own_lane.isolate(SPEC)
+    async with running(spec, own_lane.settings()) as runtime:
+        pool = await db.create_pool(own_lane.stack.database_url, spec.schema)
         try:
             yield runtime, pool
         finally:
@@ -99,17 +155,19 @@ def docs() -> list[dict[str, Any]]:
     return documents
 
 
+_SERIAL = itertools.count(1)
+
+
 class World:
     """One test's claims: ids, cards and SEPs that never collide with another test's."""
 
     def __init__(self, lane: Lane) -> None:
         self.lane = lane
-        self.n = 0
 
     def ids(self) -> tuple[str, str, str]:
-        self.n += 1
+        n = next(_SERIAL)  # unique in the module: tests on the shared verifier share its schema
         tag = uuid.uuid4().int % 10**6
-        return f"V-{self.lane.suffix}-{self.n}", f"{tag:07d}{self.n:06d}", f"0301R0011126V{self.n:06d}"
+        return f"V-{self.lane.suffix}-{n}", f"{tag:07d}{n:06d}", f"0301R0011126V{n:06d}"
 
     async def events(self, claim_id: str) -> list[Envelope]:
         out = []
@@ -294,14 +352,14 @@ async def test_adjusted_then_disputed_then_upheld_gives_a_supplementary_verifica
 
 
 async def test_a_dispute_after_the_window_is_rejected_with_the_reason(
-    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+    own_lane: Lane, own_verifier: tuple[ServiceRuntime, asyncpg.Pool], own_clock: FixedClock
 ) -> None:
-    _, pool = verifier
-    world = World(lane)
-    claim_id, _, sep, verified = await _adjusted(lane, pool, world)
-    clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # received the working day after dispute_by (27 Nov)
+    _, pool = own_verifier
+    world = World(own_lane)
+    claim_id, _, sep, verified = await _adjusted(own_lane, pool, world)
+    own_clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # received the working day after dispute_by (27 Nov)
     # Dated inside the window by the hospital: the window is judged on the day BPJS receives it.
-    await lane.publish([dispute(claim_id, sep, date(2026, 11, 20), verified.payload.claimed_amount)])
+    await own_lane.publish([dispute(claim_id, sep, date(2026, 11, 20), verified.payload.claimed_amount)])
 
     async def refused() -> bool:
         return any(isinstance(e, ClaimRejected) for e in await world.events(claim_id))
@@ -391,27 +449,27 @@ async def test_a_held_claim_nobody_decides_is_deemed_complete_on_the_right_day(
 
 
 async def test_two_thousand_claims_with_a_second_instance_joining_midway(
-    lane: Lane, clock: FixedClock, stack: Stack
+    own_lane: Lane, own_clock: FixedClock, stack: Stack
 ) -> None:
-    spec = lane.isolate(SPEC)
-    world = World(lane)
+    spec = own_lane.isolate(SPEC)
+    world = World(own_lane)
     claims = [world.ids() for _ in range(2000)]
-    async with running(spec, lane.settings(max_batch=100)) as first_instance:
+    async with running(spec, own_lane.settings(max_batch=100)) as first_instance:
         first = tally_work(first_instance)
         pool = await db.create_pool(stack.database_url, spec.schema)
         try:
-            await lane.publish([member(card) for _, card, _ in claims])
+            await own_lane.publish([member(card) for _, card, _ in claims])
 
             async def members() -> bool:
                 return int(await pool.fetchval("SELECT count(*) FROM participants")) == 2000
 
             await eventually(members, within=60)
-            await lane.publish([grouped(c, card, sep) for c, card, sep in claims[:1000]])
-            async with running(spec, lane.settings(max_batch=100)) as second_instance:
+            await own_lane.publish([grouped(c, card, sep) for c, card, sep in claims[:1000]])
+            async with running(spec, own_lane.settings(max_batch=100)) as second_instance:
                 second = tally_work(second_instance)
                 # It joins while the first 1,000 are in flight; the rest arrive once it holds partitions.
-                await eventually(lambda: lane.instances_joined(spec, 2), within=60)
-                await lane.publish([grouped(c, card, sep) for c, card, sep in claims[1000:]])
+                await eventually(lambda: own_lane.instances_joined(spec, 2), within=60)
+                await own_lane.publish([grouped(c, card, sep) for c, card, sep in claims[1000:]])
 
                 async def counts() -> dict[str, int]:
                     rows = await pool.fetch("SELECT state, count(*) AS n FROM claims GROUP BY state")
@@ -427,31 +485,36 @@ async def test_two_thousand_claims_with_a_second_instance_joining_midway(
                 await drained(pool)
         finally:
             await pool.close()
-    verified = [e for e in await lane.events("claims.verified") if isinstance(e, ClaimVerified)]
+    verified = [e for e in await own_lane.events("claims.verified") if isinstance(e, ClaimVerified)]
     assert len(verified) == 2000
     assert {e.claim_id for e in verified} == {c for c, _, _ in claims}
     assert second.applied > 0, f"the second instance applied nothing (the first applied {first.applied})"
 
 
 async def test_one_sep_claimed_twice_at_once_is_verified_once_across_two_instances(
-    lane: Lane, clock: FixedClock, stack: Stack
+    own_lane: Lane, own_clock: FixedClock, stack: Stack
 ) -> None:
-    spec = lane.isolate(SPEC)
-    world = World(lane)
+    spec = own_lane.isolate(SPEC)
+    world = World(own_lane)
     pairs = [world.ids() for _ in range(200)]
-    async with running(spec, lane.settings(max_batch=50)) as one, running(spec, lane.settings(max_batch=50)) as two:
+    async with (
+        running(spec, own_lane.settings(max_batch=50)) as one,
+        running(spec, own_lane.settings(max_batch=50)) as two,
+    ):
         tallies = [tally_work(one), tally_work(two)]
-        await eventually(lambda: lane.instances_joined(spec, 2), within=60)  # both hold partitions
+        await eventually(lambda: own_lane.instances_joined(spec, 2), within=60)  # both hold partitions
         pool = await db.create_pool(stack.database_url, spec.schema)
         try:
-            await lane.publish([member(card) for _, card, _ in pairs])
+            await own_lane.publish([member(card) for _, card, _ in pairs])
 
             async def members() -> bool:
                 return int(await pool.fetchval("SELECT count(*) FROM participants")) == len(pairs)
 
             await eventually(members, within=60)
             # Each SEP arrives twice under two claim ids (two hospitals' systems, two partitions), at once.
-            await lane.publish([grouped(c + suffix, card, sep) for c, card, sep in pairs for suffix in ("-a", "-b")])
+            await own_lane.publish(
+                [grouped(c + suffix, card, sep) for c, card, sep in pairs for suffix in ("-a", "-b")]
+            )
 
             async def decided() -> bool:
                 n = await pool.fetchval("SELECT count(*) FROM claims WHERE state IN ('verified', 'rejected')")
@@ -529,24 +592,24 @@ async def _regrouped(lane: Lane, claim_id: str) -> ClaimGrouped:
 
 
 async def test_a_resubmission_received_before_midnight_and_verified_after_it_is_on_time(
-    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+    own_lane: Lane, own_verifier: tuple[ServiceRuntime, asyncpg.Pool], own_clock: FixedClock
 ) -> None:
-    _, pool = verifier
-    world = World(lane)
-    on_time, card, sep = await _pended(lane, pool, world)
-    late, late_card, late_sep = await _pended(lane, pool, world)
-    await verifier[0].broker.stop()  # from here the verifier lags: nothing on claims.grouped is consumed
-    async with running(lane.isolate(GROUPER), lane.settings()):
-        clock.set(wib(18, 23, 59))
-        await lane.publish([resubmission(on_time, card, sep)])
-        first = await _regrouped(lane, on_time)
-        clock.set(wib(19, 0, 1))
-        await lane.publish([resubmission(late, late_card, late_sep)])
-        second = await _regrouped(lane, late)
+    _, pool = own_verifier
+    world = World(own_lane)
+    on_time, card, sep = await _pended(own_lane, pool, world)
+    late, late_card, late_sep = await _pended(own_lane, pool, world)
+    await own_verifier[0].broker.stop()  # from here the verifier lags: nothing on claims.grouped is consumed
+    async with running(own_lane.isolate(GROUPER), own_lane.settings()):
+        own_clock.set(wib(18, 23, 59))
+        await own_lane.publish([resubmission(on_time, card, sep)])
+        first = await _regrouped(own_lane, on_time)
+        own_clock.set(wib(19, 0, 1))
+        await own_lane.publish([resubmission(late, late_card, late_sep)])
+        second = await _regrouped(own_lane, late)
     assert (first.payload.submitted_on, first.received_at) == (date(2026, 11, 18), wib(18, 23, 59))
     assert (second.payload.submitted_on, second.received_at) == (date(2026, 11, 19), wib(19, 0, 1))
-    clock.set(wib(19, 0, 30))
-    async with lagging_verifier(lane) as runtime:
+    own_clock.set(wib(19, 0, 30))
+    async with lagging_verifier(own_lane) as runtime:
         await runtime.broker.start()  # the verifier consumes both resubmissions after midnight
         await reach(pool, on_time, "verified")
 
@@ -603,19 +666,19 @@ async def test_a_review_decision_made_before_midnight_and_consumed_after_it_veri
 
 
 async def test_the_sweep_waits_for_a_resubmission_still_in_the_verifiers_backlog(
-    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+    own_lane: Lane, own_verifier: tuple[ServiceRuntime, asyncpg.Pool], own_clock: FixedClock
 ) -> None:
-    _, pool = verifier
-    world = World(lane)
-    claim_id, card, sep = await _pended(lane, pool, world)
-    await verifier[0].broker.stop()
-    grouper_spec = lane.isolate(GROUPER)
-    async with running(grouper_spec, lane.settings()):
-        clock.set(wib(18, 23, 59))  # the hospital resubmits a minute before its deadline ends
-        await lane.publish([resubmission(claim_id, card, sep)])
-        await _regrouped(lane, claim_id)
-    clock.set(wib(19, 0, 5))  # the sweep of Wednesday 18 November is due; the verifier has not caught up
-    verifier_group = lane.isolate(SPEC).consumes[0].name
+    _, pool = own_verifier
+    world = World(own_lane)
+    claim_id, card, sep = await _pended(own_lane, pool, world)
+    await own_verifier[0].broker.stop()
+    grouper_spec = own_lane.isolate(GROUPER)
+    async with running(grouper_spec, own_lane.settings()):
+        own_clock.set(wib(18, 23, 59))  # the hospital resubmits a minute before its deadline ends
+        await own_lane.publish([resubmission(claim_id, card, sep)])
+        await _regrouped(own_lane, claim_id)
+    own_clock.set(wib(19, 0, 5))  # the sweep of Wednesday 18 November is due; the verifier has not caught up
+    verifier_group = own_lane.isolate(SPEC).consumes[0].name
     stages = {
         grouper_spec.consumes[0].name: ["claims.submitted"],
         verifier_group: ["claims.grouped", "claims.disputed", "verifier.commands"],
@@ -629,13 +692,13 @@ async def test_the_sweep_waits_for_a_resubmission_still_in_the_verifiers_backlog
     async def looked_three_times() -> bool:
         return len(checks) >= 3
 
-    async with lagging_verifier(lane) as runtime:
+    async with lagging_verifier(own_lane) as runtime:
         assert runtime.ctx is not None
         ctx = runtime.ctx
-        progress = BrokerProgress(lane.stack.bootstrap_servers, lane.prefix)
+        progress = BrokerProgress(own_lane.stack.bootstrap_servers, own_lane.prefix)
         sweep = asyncio.create_task(
             sweep_when_caught_up(
-                date(2026, 11, 18), clock, WIB, progress, stages, lambda d: sweep_day(ctx, d),
+                date(2026, 11, 18), own_clock, WIB, progress, stages, lambda d: sweep_day(ctx, d),
                 retry_s=0.2, sleep=counted_sleep,
             )
         )  # fmt: skip
@@ -653,19 +716,19 @@ async def test_the_sweep_waits_for_a_resubmission_still_in_the_verifiers_backlog
 
 
 async def test_the_sweep_does_not_deem_complete_a_claim_whose_review_decision_is_in_the_backlog(
-    lane: Lane, verifier: tuple[ServiceRuntime, asyncpg.Pool], clock: FixedClock
+    own_lane: Lane, own_verifier: tuple[ServiceRuntime, asyncpg.Pool], own_clock: FixedClock
 ) -> None:
-    _, pool = verifier
-    world = World(lane)
+    _, pool = own_verifier
+    world = World(own_lane)
     claim_id, card, sep = world.ids()
-    await setup_member(lane, pool, card)
-    await lane.publish([grouped(claim_id, card, sep, tgl_masuk="2026-10-20")])  # held; window ends 19 Nov
+    await setup_member(own_lane, pool, card)
+    await own_lane.publish([grouped(claim_id, card, sep, tgl_masuk="2026-10-20")])  # held; window ends 19 Nov
     await reach(pool, claim_id, "in_review")
-    await verifier[0].broker.stop()  # the verifier lags from here
+    await own_verifier[0].broker.stop()  # the verifier lags from here
     # The reviewer pends it ten minutes before the window ends.
-    await lane.publish([review(claim_id, wib(19, 23, 50), outcome="pend", missing=["lab_result"], note="lab")])
-    clock.set(wib(20, 0, 5))  # the sweep of 19 November is due
-    stages = {lane.isolate(SPEC).consumes[0].name: ["claims.grouped", "claims.disputed", "verifier.commands"]}
+    await own_lane.publish([review(claim_id, wib(19, 23, 50), outcome="pend", missing=["lab_result"], note="lab")])
+    own_clock.set(wib(20, 0, 5))  # the sweep of 19 November is due
+    stages = {own_lane.isolate(SPEC).consumes[0].name: ["claims.grouped", "claims.disputed", "verifier.commands"]}
     checks: list[float] = []
 
     async def counted_sleep(seconds: float) -> None:
@@ -675,13 +738,13 @@ async def test_the_sweep_does_not_deem_complete_a_claim_whose_review_decision_is
     async def looked_three_times() -> bool:
         return len(checks) >= 3
 
-    async with lagging_verifier(lane) as runtime:
+    async with lagging_verifier(own_lane) as runtime:
         assert runtime.ctx is not None
         ctx = runtime.ctx
-        progress = BrokerProgress(lane.stack.bootstrap_servers, lane.prefix)
+        progress = BrokerProgress(own_lane.stack.bootstrap_servers, own_lane.prefix)
         sweep = asyncio.create_task(
             sweep_when_caught_up(
-                date(2026, 11, 19), clock, WIB, progress, stages, lambda d: sweep_day(ctx, d),
+                date(2026, 11, 19), own_clock, WIB, progress, stages, lambda d: sweep_day(ctx, d),
                 retry_s=0.2, sleep=counted_sleep,
             )
         )  # fmt: skip
