@@ -52,7 +52,8 @@ async def read_from(
 
     A start beyond a partition's end means the topic is not the one the offset was taken on (a new
     local broker starts empty): that partition is read from its beginning, as is one whose start
-    the broker no longer holds (retention). Returns the records, the starts used and the ends.
+    the broker no longer holds (retention). Returns the records, the starts used and, per partition,
+    the offset after the last record read (where the next read may start).
     """
     kafka_compat.install()  # a header name that is not UTF-8 is read, not raised on every fetch
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
@@ -71,14 +72,19 @@ async def read_from(
             used[tp.partition] = first[tp] if not first[tp] <= wanted <= end[tp] else wanted
             consumer.seek(tp, used[tp.partition])
         out: list[Any] = []
+        # Where the next read starts: past every record read. Not the end offset alone: the local broker
+        # (tansu) reports one past the base offset of a partition's last batch, short of its last record.
+        following = {tp.partition: max(used[tp.partition], end[tp]) for tp in parts}
 
         async def behind() -> bool:
             return any([await consumer.position(tp) < end[tp] for tp in parts])
 
         while await behind():
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                out.extend(r for r in records if r.offset < end[TopicPartition(r.topic, r.partition)])
-        return out, used, {tp.partition: end[tp] for tp in parts}
+                for r in records:
+                    out.append(r)
+                    following[r.partition] = max(following[r.partition], r.offset + 1)
+        return out, used, following
     finally:
         await consumer.stop()
 
