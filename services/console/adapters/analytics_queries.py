@@ -23,15 +23,17 @@ _MONTH = "($1::date IS NULL OR month = $1::date)"
 _HOSPITAL = "($2::text IS NULL OR kode_rs = $2::text)"
 
 
-async def tariff_gap(conn: Conn, month: date | None, kode_rs: str | None = None, limit: int = 200) -> list[GapRow]:
-    """Gap by CBG and hospital, the widest gap first."""
+async def tariff_gap(
+    conn: Conn, month: date | None, kode_rs: str | None = None, limit: int | None = None
+) -> list[GapRow]:
+    """Gap by CBG and hospital, the widest gap first (`limit` None: every row)."""
     rows = await conn.fetch(
         f"""SELECT cbg_code, kode_rs, sum(claims) AS claims, sum(tarif_rs) AS tarif_rs,
                    sum(grouped_tarif) AS grouped_tarif, sum(verified) AS verified, sum(verified_rs) AS verified_rs,
                    sum(approved) AS approved
             FROM analytics_gap WHERE {_MONTH} AND {_HOSPITAL}
             GROUP BY cbg_code, kode_rs HAVING sum(claims) > 0
-            ORDER BY sum(tarif_rs) - sum(grouped_tarif) DESC, cbg_code, kode_rs LIMIT $3""",
+            ORDER BY sum(tarif_rs) - sum(grouped_tarif) DESC, cbg_code, kode_rs LIMIT $3::int""",
         month, kode_rs, limit,
     )  # fmt: skip
     return [GapRow(r["cbg_code"], r["kode_rs"], *(int(r[k]) for k in (
@@ -94,13 +96,13 @@ async def payment_months(conn: Conn, month: date | None) -> list[PaymentMonthRow
         "payments", "on_time", "approved", "penalty", "total_paid", "days_late"))) for r in rows]  # fmt: skip
 
 
-async def capitation(conn: Conn, month: date | None, limit: int = 5000) -> list[CapitationRow]:
+async def capitation(conn: Conn, month: date | None, limit: int | None = None) -> list[CapitationRow]:
     """One row per FKTP and month, the lowest KBK share first (where performance cost the most)."""
     rows = await conn.fetch(
         f"""SELECT month, kode_faskes, facility_type, registered_members, rate, base_amount, kbk_score,
                    kbk_percentage, amount
             FROM analytics_capitation WHERE {_MONTH}
-            ORDER BY month, kbk_percentage, kode_faskes LIMIT $2""",
+            ORDER BY month, kbk_percentage, kode_faskes LIMIT $2::int""",
         month, limit,
     )  # fmt: skip
     return [

@@ -170,10 +170,13 @@ def application(calendar: WorkingCalendar, policy: PolicySettings) -> Applicatio
 # --------------------------------------------------------------------------- reports
 
 
-async def build_report(kind: str, conn: Conn, month: date | None, hospital: str | None = None) -> Report:
-    """One report from the read model (`kind` one of analytics.REPORTS); `hospital` narrows the claim reports."""
+async def build_report(
+    kind: str, conn: Conn, month: date | None, hospital: str | None = None, limit: int | None = None
+) -> Report:
+    """One report from the read model (`kind` one of analytics.REPORTS); `hospital` narrows the claim reports;
+    `limit` keeps the first rows of the long ones (tariff gap, capitation) for a page, the files get all."""
     if kind == "tariff-gap":
-        return analytics.tariff_gap_report(await queries.tariff_gap(conn, month, hospital), month)
+        return analytics.tariff_gap_report(await queries.tariff_gap(conn, month, hospital, limit), month)
     if kind == "top-diagnoses":
         return analytics.top_diagnoses_report(await queries.top_diagnoses(conn, month, hospital), month)
     if kind == "pending-rate":
@@ -181,7 +184,7 @@ async def build_report(kind: str, conn: Conn, month: date | None, hospital: str 
     if kind == "payments-timeliness":
         return analytics.payments_report(await queries.payment_months(conn, month), month)
     if kind == "capitation":
-        return analytics.capitation_report(await queries.capitation(conn, month), month)
+        return analytics.capitation_report(await queries.capitation(conn, month, limit), month)
     raise ValueError(f"no report {kind!r} (known: {', '.join(analytics.REPORTS)})")
 
 

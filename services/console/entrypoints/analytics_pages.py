@@ -20,6 +20,7 @@ from services.console.domain import analytics
 from services.console.entrypoints.session import SignedIn, current_operator, render
 
 router = APIRouter()
+PAGE_ROWS = 200  # a page shows the first rows (the widest gaps, the lowest KBK); CSV and charts have all
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "png": "image/png", "svg": "image/svg+xml"}
 
 
@@ -66,7 +67,7 @@ async def _download(request: Request, kind: str, fmt: str, operator: SignedIn, m
     language = _language(operator, lang)
     at = _month(month)
     async with _pool(request).acquire() as conn:
-        report = await build_report(kind, conn, at, hospital.strip() or None)
+        report = await build_report(kind, conn, at, hospital.strip() or None, limit=None if fmt == "csv" else PAGE_ROWS)
     body = to_csv(report, language).encode() if fmt == "csv" else render_chart(report, language, fmt)  # type: ignore[arg-type]
     name = f"{kind}-{at:%Y-%m}" if at else kind
     return Response(body, media_type=CONTENT_TYPES[fmt], headers={
@@ -98,14 +99,15 @@ async def analytics_svg(request: Request, kind: str, operator: Annotated[SignedI
 @router.get("/analytics/{kind}")
 async def analytics_report(
     request: Request, kind: str, operator: Annotated[SignedIn, Depends(current_operator)],
-    month: str = "", hospital: str = "",
+    month: str | None = None, hospital: str = "",
 ) -> HTMLResponse:  # fmt: skip
+    """A report; without `month` the latest month with claims (`month=` empty: every month)."""
     kind = _known(kind)
     language = _language(operator, "")
-    at = _month(month)
     async with _pool(request).acquire() as conn:
-        report = await build_report(kind, conn, at, hospital.strip() or None)
         available = await months(conn)
+        at = _month(month) if month is not None else (available[0] if available else None)
+        report = await build_report(kind, conn, at, hospital.strip() or None, limit=PAGE_ROWS)
     query = urlencode({k: v for k, v in (("month", f"{at:%Y-%m}" if at else ""), ("hospital", hospital.strip()),
                                           ("lang", language)) if v})  # fmt: skip
     rows = [[analytics.cell(v, c.kind, language) for v, c in zip(row, report.columns, strict=True)]
@@ -115,5 +117,5 @@ async def analytics_report(
         "headers": [(analytics.label(c.key, language), c.kind) for c in report.columns],
         "months": available, "month": f"{at:%Y-%m}" if at else "", "hospital": hospital.strip(), "query": query,
         "claims_report": kind in ("tariff-gap", "top-diagnoses", "pending-rate"), "language": language,
-        "l": lambda key: analytics.label(key, language),
+        "l": lambda key: analytics.label(key, language), "page_rows": PAGE_ROWS,
     })  # fmt: skip

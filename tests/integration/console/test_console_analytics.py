@@ -27,18 +27,22 @@ import csv
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import typer
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from deploy.local import Stack
 from services.console.adapters import analytics_queries as queries
 from services.console.application.analytics import build_report
+from services.console.entrypoints import analytics_pages
 from services.console.entrypoints.analytics_consumer import ANALYTICS_CONSUMES
+from services.console.entrypoints.session import ConsoleEnv, SignedIn, current_operator, templates_environment
 from services.console.report_cli import register
 from shared import db
 from shared.application import runs
@@ -323,3 +327,40 @@ def test_claimsctl_report_writes_the_csv_and_the_png(world: World, tmp_path: Pat
         f"{B},12,4,1,0.2500,0",
         f"{C},1,1,0,0.0000,1",
     ]
+
+
+def console_app(pool: Pool, language: str = "id") -> FastAPI:
+    """The analytics router as the console mounts it, signed in as an operator of the registry."""
+    app = FastAPI()
+    app.include_router(analytics_pages.router)
+    app.state.console = ConsoleEnv(templates_environment(), None, {}, session_lookup=_no_session)
+    app.state.pool = lambda: pool
+    app.dependency_overrides[current_operator] = lambda: SignedIn("ops.rina", ("reviewer",), language)
+    return app
+
+
+async def _no_session(hashed: bytes, now: datetime) -> None:
+    return None
+
+
+async def test_the_pages_show_the_figures_in_rupiah_and_offer_csv_png_and_svg(world: World) -> None:
+    transport = httpx.ASGITransport(console_app(world.pool))
+    async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
+        page = await http.get("/analytics/tariff-gap", params={"month": "2026-11"})
+        assert page.status_code == 200
+        assert "Selisih tarif RS vs INA-CBG" in page.text and "Rp 7.605.000" in page.text
+        assert 'href="/analytics/tariff-gap.png?month=2026-11&amp;lang=id"' in page.text
+        latest = await http.get("/analytics/pending-rate")  # no month: the latest with claims, 2026-11
+        assert "2026-11" in latest.text and "33,3 %" in latest.text and "25,0 %" in latest.text
+        table = await http.get("/analytics/tariff-gap.csv", params={"month": "2026-11"})
+        assert table.headers["content-type"].startswith("text/csv")
+        assert table.text.splitlines()[1].startswith("J-4-16-III,0301R002,1,20000000,12395000,7605000")
+        png = await http.get("/analytics/top-diagnoses.png", params={"month": "2026-11"})
+        assert (png.headers["content-type"], png.content[:4]) == ("image/png", b"\x89PNG")
+        svg = await http.get("/analytics/top-diagnoses.svg", params={"month": "2026-11"})
+        assert svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content
+        assert (await http.get("/analytics/no-such-report")).status_code == 404
+    english = httpx.ASGITransport(console_app(world.pool, "en"))
+    async with httpx.AsyncClient(transport=english, base_url="http://console") as http:
+        page = await http.get("/analytics/pending-rate", params={"month": "2026-11"})
+        assert "Pending rate per hospital (target &lt; 5 %)" in page.text and "33.3 %" in page.text

@@ -18,13 +18,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import asyncpg
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from deploy.local import Stack
+from services.console.adapters.operations_queries import dead_letters
 from services.console.application.operations import Where, operations_view, redrive
+from services.console.entrypoints import operations_pages
 from services.console.entrypoints.analytics_consumer import ANALYTICS_CONSUMES
+from services.console.entrypoints.session import ConsoleEnv, SignedIn, current_operator, templates_environment
 from shared import db, dlq
 from shared.calendar import WorkingCalendar
 from shared.runtime import ServiceSpec
@@ -143,3 +149,34 @@ async def test_a_dead_letter_is_shown_and_redriven_once_under_the_operators_name
     async with world.pool.acquire() as conn:
         shown = await operations_view(conn, world.where, WorkingCalendar(), TODAY, 3)
     assert shown.redriven[letter.id].by == "ops.rina"
+
+
+async def test_the_operations_page_shows_it_all_and_redrives_from_a_form(world: World) -> None:
+    app = FastAPI()
+    app.include_router(operations_pages.router)
+    app.state.console = ConsoleEnv(templates_environment(), None, {}, session_lookup=_no_session)
+    app.state.pool = lambda: world.pool
+    app.state.runtime = SimpleNamespace(settings=world.where.settings, bootstrap=world.where.bootstrap,
+                                        dsn=world.where.dsn, spec=world.spec)  # fmt: skip
+    app.dependency_overrides[current_operator] = lambda: SignedIn("ops.rina", ("reviewer",), "en")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://console") as http:
+        page = await http.get("/operations", params={"days": "60"})
+        assert page.status_code == 200
+        for heading in ("Deadlines at risk", "Overdue payables (penalty accruing)", "Outbox backlog per service",
+                        "Consumer lag per group", "Dead letters (DLQ)", "Notification delivery failures"):  # fmt: skip
+            assert heading in page.text
+        assert world.spec.consumes[0].name in page.text  # its lag row
+        # The first letter (the redriven copy was dead-lettered again, as junk is).
+        letter = next(x for x in await operations_view_letters(world) if x.source_topic == "claims.pended")
+        posted = await http.post("/operations/dlq/redrive", data={"letter_id": letter.id})
+        assert posted.status_code == 200
+        assert f"{letter.id}</span>: already-redriven" in posted.text  # the test above redrove it
+
+
+async def operations_view_letters(world: World) -> list[dlq.DlqRecord]:
+    letters, _ = await dead_letters(world.where.bootstrap, world.where.prefix, world.where.dsn)
+    return letters
+
+
+async def _no_session(hashed: bytes, now: datetime) -> None:
+    return None
