@@ -5,7 +5,7 @@ Generated from the tables the code already runs on, so the broker's ACLs cannot 
   plus what it reads beside them (`READS_BESIDES_CONSUMERS`: the notifier's DLQ watcher);
 - what a principal **writes**: the topics `shared.topics.ALLOWED_PRODUCERS` lets it produce, plus the
   dead-letter topic of every topic it consumes (the kernel dead-letters there), plus `OPERATOR_WRITES`
-  for the operators' tools;
+  for the operators' tools and the console (`WRITES_BESIDES_PRODUCERS`);
 - the consumer **groups** it joins: its consumers' names (and `GROUPS_BESIDES_CONSUMERS`);
 - what it only **looks at** (Describe: end offsets, another group's committed offsets): the verifier's
   sweep waits for the groups and topics of `services.verifier.settings.DEFAULT_SWEEP_WAITS_FOR`.
@@ -47,6 +47,9 @@ READS_BESIDES_CONSUMERS: dict[str, frozenset[str]] = {
     "notifier": frozenset(topics.dlq_topic(t.name) for t in topics.EVENT_TOPICS),
 }
 GROUPS_BESIDES_CONSUMERS: dict[str, frozenset[str]] = {"notifier": frozenset({"notifier-dlq"})}
+# The operator console publishes, from its outbox, the commands its signed-in operators sign (exactly what
+# claimsctl publishes for them); the services check each command's operator signature, not the principal.
+WRITES_BESIDES_PRODUCERS: dict[str, frozenset[str]] = {"console": OPERATOR_WRITES}
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,9 @@ def _service(name: str) -> Principal:
         describes_groups = frozenset(DEFAULT_SWEEP_WAITS_FOR) - groups
     return Principal(
         name=name,
-        writes=produced_by(name) | frozenset(topics.dlq_topic(t) for t in consumed),
+        writes=produced_by(name)
+        | frozenset(topics.dlq_topic(t) for t in consumed)
+        | WRITES_BESIDES_PRODUCERS.get(name, frozenset()),
         reads=reads,
         groups=groups,
         describes=describes,

@@ -10,6 +10,9 @@ an admin DSN that may create roles. It is idempotent: run it on every roll-out. 
   (default privileges for the owner): the read-only views of claimsctl (a claim's timeline, a payment report).
 - `jkn_claimsctl` owns claimsctl's own audit schema `ops` (dead-letter redrives) and is a member of
   `jkn_claimsctl_ro`: operators' tools read the services' schemas and write only `ops`.
+- `jkn_console` (the operator console, `READING_SERVICES`) is a member of `jkn_claimsctl_ro` too: its queues
+  are read from the verifier's and the payments service's tables, as claimsctl reads them; it writes only
+  its own schema (accounts, sessions, its outbox).
 - PUBLIC loses every privilege on the database (CONNECT, TEMPORARY, CREATE) and CREATE on schema public:
   a role this step did not make cannot even connect, and nobody but the admin creates a schema.
 
@@ -30,6 +33,8 @@ from shared.db import Conn, advisory_key, quote_ident
 READER = "jkn_claimsctl_ro"
 OPERATOR = "jkn_claimsctl"
 AUDIT_SCHEMA = "ops"  # shared/dlq.py AUDIT_SCHEMA; repeated here so provisioning does not import the broker client
+# Services that read other services' schemas (as claimsctl does): members of the read-only role.
+READING_SERVICES = ("console",)
 ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
 
 
@@ -74,6 +79,10 @@ async def provision(admin: Conn, plan: RolePlan) -> list[str]:
             done.append(await _grant_reading(admin, svc, plan.reader))
         await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(plan.operator.role)}")
         done.append(f"{plan.operator.role}: member of {plan.reader}")
+        for svc in plan.services:
+            if svc.role in {service_role(name) for name in READING_SERVICES}:
+                await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(svc.role)}")
+                done.append(f"{svc.role}: member of {plan.reader}")
     return done
 
 

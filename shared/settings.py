@@ -88,6 +88,7 @@ class DatabaseSettings(BaseSettings):
     db_password_payments: str = Field(default="", description="`claimsctl db provision`: password of jkn_payments")
     db_password_notifier: str = Field(default="", description="`claimsctl db provision`: password of jkn_notifier")
     db_password_gateway: str = Field(default="", description="`claimsctl db provision`: password of jkn_gateway")
+    db_password_console: str = Field(default="", description="`claimsctl db provision`: password of jkn_console")
     db_password_claimsctl: str = Field(
         default="", description="`claimsctl db provision`: password of jkn_claimsctl (operators: views, `ops` audit)"
     )
@@ -141,7 +142,7 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(
         default=0,
         description="0: the service's own default (grouper 8081, verifier 8082, payments 8083, notifier 8084, "
-        "gateway 8085)",
+        "gateway 8085, console 8086)",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR")
     log_format: Literal["json", "console"] = Field(default="json", description="json lines, or console for people")
@@ -223,7 +224,7 @@ def settings_classes() -> list[type[BaseSettings]]:
         BrokerSettings, DatabaseSettings, ClockSettings, PolicySettings, ServiceSettings, OperatorSettings,
         ClaimsctlSettings, TracingSettings,
     ]  # fmt: skip
-    for name in ("grouper", "verifier", "payments", "notifier", "gateway"):
+    for name in ("grouper", "verifier", "payments", "notifier", "gateway", "console"):
         try:
             module = importlib.import_module(f"services.{name}.settings")
         except ModuleNotFoundError:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
-SHAPED = ("grouper", "verifier", "payments", "notifier", "gateway")
+SHAPED = ("grouper", "verifier", "payments", "notifier", "gateway", "console")
 SHAPE = ("domain", "application", "adapters", "entrypoints", "service.py", "settings.py", "metrics.py", "cli.py",
          "migrations")  # fmt: skip
 

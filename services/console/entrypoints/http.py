@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from services.console.adapters.queues import Readers
 from services.console.adapters.repository import SqlSessions
@@ -26,15 +26,11 @@ from services.console.entrypoints import pages
 from services.console.entrypoints.session import (
     COOKIE,
     ConsoleEnv,
-    CsrfRefused,
-    Forbidden,
     SignedIn,
     SignInRequired,
-    csrf_page,
     current_operator,
-    forbidden_page,
+    install,
     render,
-    sign_in_redirect,
     templates_environment,
     token_hash,
 )
@@ -81,10 +77,9 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
         return runtime.ctx.pool
 
     app = FastAPI(title="JKN operator console", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.console = ConsoleEnv(
-        templates_environment(), runtime.settings.operators.registry_file, parse_zones(settings.hospital_zones),
-        session_lookup,
-    )  # fmt: skip
+    env = ConsoleEnv(templates_environment(), runtime.settings.operators.registry_file,
+                     parse_zones(settings.hospital_zones), session_lookup)  # fmt: skip
+    install(app, env, on_forbidden=FORBIDDEN.inc)
     app.state.readers = Readers(runtime.dsn, settings.verifier_schema, settings.payments_schema)
     app.state.box = box
     app.state.settings = settings
@@ -93,19 +88,6 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     policy = SignInPolicy(settings.max_failed_sign_ins, timedelta(minutes=settings.lockout_minutes),
                           timedelta(hours=settings.session_hours))  # fmt: skip
-
-    @app.exception_handler(SignInRequired)
-    async def _to_sign_in(request: Request, exc: SignInRequired) -> Response:
-        return sign_in_redirect(request)
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> HTMLResponse:
-        FORBIDDEN.inc()
-        return forbidden_page(request, exc)
-
-    @app.exception_handler(CsrfRefused)
-    async def _csrf(request: Request, exc: CsrfRefused) -> HTMLResponse:
-        return csrf_page(request)
 
     @app.get("/", response_model=None)
     async def home(request: Request) -> Response:

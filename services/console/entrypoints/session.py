@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -133,7 +133,7 @@ def registry_roles(env: ConsoleEnv, operator_id: str) -> tuple[tuple[str, ...], 
 async def current_operator(request: Request) -> SignedIn:
     """The signed-in operator; a form post must also carry the session's CSRF token."""
     cached = getattr(request.state, "operator", None)
-    if isinstance(cached, SignedIn):
+    if isinstance(cached, SignedIn) and getattr(request.state, "csrf_checked", False):
         return cached
     token = request.cookies.get(COOKIE)
     if not token:
@@ -145,6 +145,7 @@ async def current_operator(request: Request) -> SignedIn:
         raise SignInRequired
     roles, name = registry_roles(env, row.operator_id)
     operator = SignedIn(row.operator_id, roles, row.language, name, row.csrf_token, hashed)
+    request.state.operator = operator  # pages (the CSRF refusal too) speak the operator's language
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token")
         if sent is None:
@@ -153,7 +154,7 @@ async def current_operator(request: Request) -> SignedIn:
             sent = value if isinstance(value, str) else None
         if not sent or not hmac.compare_digest(sent, operator.csrf_token):
             raise CsrfRefused
-    request.state.operator = operator
+    request.state.csrf_checked = True
     return operator
 
 
@@ -210,3 +211,23 @@ def forbidden_page(request: Request, exc: Forbidden) -> HTMLResponse:
 
 def csrf_page(request: Request) -> HTMLResponse:
     return render(request, "forbidden.html", {"csrf": True, "needed": (), "held": ()}, 403)
+
+
+def install(app: FastAPI, env: ConsoleEnv, on_forbidden: Callable[[], None] = lambda: None) -> None:
+    """Give `app` the console's environment and its answers: to /login, the 403 page, the CSRF refusal."""
+    app.state.console = env
+
+    async def to_sign_in(request: Request, exc: Exception) -> Response:
+        return sign_in_redirect(request)
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Forbidden)
+        on_forbidden()
+        return forbidden_page(request, exc)
+
+    async def csrf(request: Request, exc: Exception) -> Response:
+        return csrf_page(request)
+
+    app.add_exception_handler(SignInRequired, to_sign_in)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(CsrfRefused, csrf)
