@@ -1099,6 +1099,11 @@ def check_alert_rules() -> list[str]:
     return monitoring.promtool_problems(promtool_binary()) + monitoring.alert_problems()
 
 
+def check_dashboard() -> list[str]:
+    """The dashboard's structure and metric names, then its queries parsed by promtool."""
+    return monitoring.dashboard_problems() + monitoring.dashboard_promql_problems(promtool_binary())
+
+
 # --------------------------------------------------------------------------- the list
 
 
@@ -1114,7 +1119,7 @@ def checks() -> dict[str, Callable[[], list[str]]]:
     table["kafka-acls-generated"] = kafka_acls_problems
     table["monitoring-generated"] = monitoring.generated_problems
     table["alert-rules"] = check_alert_rules
-    table["dashboard"] = monitoring.dashboard_problems
+    table["dashboard"] = check_dashboard
     table["dockerfile"] = dockerfile_problems
     table["image-dependencies"] = image_dependency_problems
     table["licences"] = licences.licence_problems  # dependency tree and data sets (deploy/licences.py)

@@ -13,6 +13,7 @@ import importlib
 import json
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,30 @@ def dashboard_problems(path: Path = DASHBOARD) -> list[str]:
     if not queries:
         problems.append(f"{path.name}: no panel has a query")
     return problems
+
+
+_GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "6h"}
+
+
+def dashboard_promql_problems(promtool: Path, path: Path = DASHBOARD) -> list[str]:
+    """Every panel query parses as PromQL: promtool checks them as recording rules (Grafana's interval
+    variables replaced by durations)."""
+    rules = []
+    for panel in _panels(json.loads(path.read_text()).get("panels") or []):
+        for target in panel.get("targets") or []:
+            expr = str(target.get("expr") or "")
+            for variable, duration in _GRAFANA_VARIABLES.items():
+                expr = expr.replace(variable, duration)
+            rules.append({"record": f"dashboard:panel_{panel.get('id')}_{target.get('refId')}", "expr": expr})
+    with tempfile.TemporaryDirectory(prefix="jkn-dashboard-") as tmp:
+        rules_file = Path(tmp) / "dashboard-queries.yaml"
+        rules_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+        result = subprocess.run(
+            [str(promtool), "check", "rules", str(rules_file)], capture_output=True, text=True, timeout=120
+        )
+    if result.returncode != 0:
+        return [f"{path.name}: a query is not valid PromQL:\n{(result.stdout + result.stderr).strip()}"]
+    return []
 
 
 # --------------------------------------------------------------------------- where they are deployed

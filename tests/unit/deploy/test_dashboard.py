@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from deploy import check
 from deploy.monitoring import checks, gen
 
 DASHBOARD: dict[str, Any] = json.loads(gen.DASHBOARD.read_text())
@@ -18,6 +19,22 @@ def _panels() -> list[dict[str, Any]]:
 
 def test_the_dashboard_passes_the_structural_check() -> None:
     assert checks.dashboard_problems() == []
+
+
+def test_every_query_is_valid_promql_for_promtool() -> None:
+    assert checks.dashboard_promql_problems(check.promtool_binary()) == []
+
+
+def test_a_query_promtool_cannot_parse_is_reported(tmp_path: Path) -> None:
+    broken = json.loads(gen.DASHBOARD.read_text())
+    first, _ = _two(broken)
+    first["targets"][0]["expr"] = "sum(rate(dlq_messages_total[$__rate_interval])"
+    path = tmp_path / "jkn-claims.json"
+    path.write_text(json.dumps(broken))
+    (problem,) = checks.dashboard_promql_problems(check.promtool_binary(), path)
+    assert problem.startswith("jkn-claims.json: a query is not valid PromQL:")
+    assert f'"dashboard:panel_{first["id"]}_A": could not parse expression' in problem
+    assert "unclosed left parenthesis" in problem
 
 
 def test_panel_ids_are_unique_and_the_data_source_is_a_variable() -> None:
