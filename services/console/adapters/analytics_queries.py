@@ -26,12 +26,14 @@ _HOSPITAL = "($2::text IS NULL OR kode_rs = $2::text)"
 async def tariff_gap(
     conn: Conn, month: date | None, kode_rs: str | None = None, limit: int | None = None
 ) -> list[GapRow]:
-    """Gap by CBG and hospital, the widest gap first (`limit` None: every row)."""
+    """Gap by CBG and hospital, the widest gap first (`limit` None: every row). Every month reads the rollup."""
+    source = "analytics_gap" if month is not None else "analytics_gap_all"
+    month_filter = "month = $1::date" if month is not None else "$1::date IS NULL"
     rows = await conn.fetch(
         f"""SELECT cbg_code, kode_rs, sum(claims) AS claims, sum(tarif_rs) AS tarif_rs,
                    sum(grouped_tarif) AS grouped_tarif, sum(verified) AS verified, sum(verified_rs) AS verified_rs,
                    sum(approved) AS approved
-            FROM analytics_gap WHERE {_MONTH} AND {_HOSPITAL}
+            FROM {source} WHERE {month_filter} AND {_HOSPITAL}
             GROUP BY cbg_code, kode_rs HAVING sum(claims) > 0
             ORDER BY sum(tarif_rs) - sum(grouped_tarif) DESC, cbg_code, kode_rs LIMIT $3::int""",
         month, kode_rs, limit,

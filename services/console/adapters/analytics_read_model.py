@@ -86,7 +86,8 @@ class SqlClaimFacts:
 
 
 async def write_deltas(conn: Conn, d: analytics.Deltas) -> None:
-    """Add each aggregate's changes (one statement per aggregate, keys in order)."""
+    """Add each aggregate's changes (one statement per aggregate, keys in order; the gap also to its
+    every-month rollup)."""
     if d.gap:
         keys = sorted(d.gap)
         v = [d.gap[k] for k in keys]
@@ -101,6 +102,23 @@ async def write_deltas(conn: Conn, d: analytics.Deltas) -> None:
                    verified_rs = a.verified_rs + excluded.verified_rs, approved = a.approved + excluded.approved""",
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
             *([x[i] for x in v] for i in range(6)),
+        )  # fmt: skip
+        every: dict[tuple[str, str], list[int]] = {}
+        for (_, kode_rs, cbg), figures in zip(keys, v, strict=True):
+            sums = every.setdefault((kode_rs, cbg), [0] * 6)
+            sums[:] = [a + b for a, b in zip(sums, figures, strict=True)]
+        all_keys = sorted(every)
+        await conn.execute(
+            """INSERT INTO analytics_gap_all AS a (kode_rs, cbg_code, claims, tarif_rs, grouped_tarif, verified,
+                                                   verified_rs, approved)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
+                                    $7::bigint[], $8::bigint[])
+               ON CONFLICT (kode_rs, cbg_code) DO UPDATE SET
+                   claims = a.claims + excluded.claims, tarif_rs = a.tarif_rs + excluded.tarif_rs,
+                   grouped_tarif = a.grouped_tarif + excluded.grouped_tarif, verified = a.verified + excluded.verified,
+                   verified_rs = a.verified_rs + excluded.verified_rs, approved = a.approved + excluded.approved""",
+            [k[0] for k in all_keys], [k[1] for k in all_keys],
+            *([every[k][i] for k in all_keys] for i in range(6)),
         )  # fmt: skip
     if d.diagnoses:
         dx_keys = sorted(d.diagnoses)
