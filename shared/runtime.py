@@ -187,9 +187,9 @@ class ServiceRuntime:
             return
         self._failures[name] = 0
         self._waiting_since.pop(name, None)
-        applied_ms = time.time() * 1000
+        applied_ms, age = time.time() * 1000, metrics.RECORD_AGE.labels(name)
         for r in records:
-            metrics.RECORD_AGE.labels(name).observe(max(applied_ms - r.timestamp, 0) / 1000)
+            age.observe(max(applied_ms - r.timestamp, 0) / 1000)
             self._next_to_apply[(name, r.topic, r.partition)] = r.offset + 1
         try:
             await message.ack()
