@@ -23,7 +23,6 @@ from services.console.adapters.analytics_read_model import (
 )
 from services.console.domain import analytics
 from services.console.domain.analytics import ClaimFacts, Report, label
-from services.console.domain.formatting import rupiah
 from shared.application import Application, BatchHandler
 from shared.calendar import WorkingCalendar
 from shared.db import Conn
@@ -224,6 +223,12 @@ def render_chart(report: Report, language: str, fmt: Literal["png", "svg"]) -> b
     from matplotlib.ticker import FuncFormatter
 
     chart = report.chart
+    # SVG text as text, not glyph outlines: a tenth of the size and time, and readable by screen readers.
+    with plt.rc_context({"svg.fonttype": "none"}):
+        return _draw(plt, FuncFormatter, report, chart, language, fmt)
+
+
+def _draw(plt: Any, formatter: Any, report: Report, chart: analytics.Chart, language: str, fmt: str) -> bytes:
     fig, ax = plt.subplots(figsize=(9, 5), dpi=100)
     try:
         if not chart.categories:
@@ -240,9 +245,9 @@ def render_chart(report: Report, language: str, fmt: Literal["png", "svg"]) -> b
                     ax.bar(at, values, width=width, label=label(key, language), color="#1f6f8b")
             value_axis = ax.xaxis if chart.horizontal else ax.yaxis
             if chart.y_label == "rupiah":
-                value_axis.set_major_formatter(FuncFormatter(lambda v, _: rupiah(v)))
+                value_axis.set_major_formatter(formatter(lambda v, _: analytics.compact_rupiah(v, language)))
             else:
-                value_axis.set_major_formatter(FuncFormatter(lambda v, _: analytics.percent(v / 100, language)))
+                value_axis.set_major_formatter(formatter(lambda v, _: analytics.percent(v / 100, language)))
             if chart.horizontal:
                 ax.set_yticks(positions, chart.categories, fontsize=8)
                 ax.invert_yaxis()

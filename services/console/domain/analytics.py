@@ -533,13 +533,14 @@ def top_diagnoses_report(rows: Sequence[DiagnosisRow], month: date | None) -> Re
     return Report("top-diagnoses", month, _columns(cols), table, chart)
 
 
-def pending_rate_report(rows: Sequence[PendingRow], month: date | None) -> Report:
+def pending_rate_report(rows: Sequence[PendingRow], month: date | None, chart_top: int = 30) -> Report:
     cols = ("kode_rs", "text"), ("claims", "int"), ("first_decided", "int"), ("first_pended", "int"), \
         ("rate", "percent"), ("meets", "bool")  # fmt: skip
     table = tuple((r.kode_rs, r.claims, r.first_decided, r.first_pended, r.rate, r.meets_target) for r in rows)
+    top = rows[:chart_top]  # the highest rates: the hospitals to talk to first
     chart = Chart(
-        tuple(r.kode_rs for r in rows),
-        (("rate", tuple((r.rate or 0.0) * 100 for r in rows)),),
+        tuple(r.kode_rs for r in top),
+        (("rate", tuple((r.rate or 0.0) * 100 for r in top)),),
         "rate",
         target=PENDING_TARGET * 100,
     )
@@ -596,3 +597,18 @@ def cell(value: object, kind: ColumnKind, language: str) -> str:
         text = f"{value:.2f}"
         return text.replace(".", ",") if language == "id" else text
     return str(value)
+
+
+COMPACT: Mapping[str, tuple[tuple[int, str], ...]] = {
+    "id": ((10**12, "T"), (10**9, "M"), (10**6, "jt"), (10**3, "rb")),  # triliun, miliar, juta, ribu
+    "en": ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")),
+}
+
+
+def compact_rupiah(value: float, language: str = "id") -> str:
+    """A chart axis' rupiah: `Rp 3,5 jt` (Indonesian) or `Rp 3.5 M` (English)."""
+    for size, unit in COMPACT.get(language, COMPACT["id"]):
+        if abs(value) >= size:
+            text = f"{value / size:.1f}".removesuffix(".0")
+            return f"Rp {text.replace('.', ',') if language == 'id' else text} {unit}"
+    return f"Rp {value:.0f}"

@@ -97,6 +97,9 @@ def test_cells_write_rupiah_and_shares_the_indonesian_way_or_the_english() -> No
     assert analytics.cell(12_345, "int", "id") == "12.345"
     assert analytics.cell(True, "bool", "id") == "ya"
     assert analytics.cell(None, "rupiah", "id") == "–"
+    assert [analytics.compact_rupiah(v, "id") for v in (3_500_000, 4_000_000, 12_395_000_000, 500)] == [
+        "Rp 3,5 jt", "Rp 4 jt", "Rp 12,4 M", "Rp 500"]  # fmt: skip
+    assert analytics.compact_rupiah(3_500_000, "en") == "Rp 3.5 M"
 
 
 def _pending_report() -> analytics.Report:
