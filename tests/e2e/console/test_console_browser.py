@@ -2,14 +2,15 @@
 process and the real verifier and payments services on the test stack.
 
 One set of services per module: the verifier and payments run in-process on the module's lane, the console
-as its own process (tests/e2e/console/console_process.py) with accounts made by `claimsctl console
-accounts add`. Each test signs in with its own browser context. The pages are photographed into
-docs/screenshots/ on the way (README "Operator console").
+as its own process (tests/e2e/console/console_process.py), with accounts as `claimsctl console accounts add`
+makes them (the reviewer's through claimsctl itself). Each test signs in with its own browser context. The
+pages are photographed into docs/screenshots/ on the way (README "Operator console").
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,10 @@ from cryptography.fernet import Fernet
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from deploy.local import Stack, free_port
+from services.console.adapters.passwords import hash_password
+from services.console.adapters.repository import Account, SqlAccounts
+from services.console.adapters.sealing import SecretBox
+from services.console.service import SPEC as CONSOLE
 from services.payments.service import SPEC as PAYMENTS
 from services.verifier.service import SPEC as VERIFIER
 from shared import db
@@ -43,7 +48,7 @@ SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 PASSWORD = "kata-sandi-uji-1"
-ACCOUNTS = ("test.reviewer", "test.tkmkb", "test.maker", "test.approver", "test.maker2")
+ACCOUNTS = ("test.tkmkb", "test.maker", "test.approver", "test.maker2")  # and test.reviewer, through claimsctl
 HOSTILE = '<script>alert("rs")</script> Diagnosis sekunder didukung lab'
 
 
@@ -122,22 +127,33 @@ async def ready(url: str) -> bool:
         return False
 
 
-async def add_accounts(env: dict[str, str], schema: str, keys: Path) -> None:
-    """`claimsctl console accounts add ID --key FILE --password-stdin`, as an operator (or `make run`) would."""
+async def add_account_with_claimsctl(env: dict[str, str], schema: str, keys: Path, operator_id: str) -> None:
+    """`claimsctl console accounts add ID --key FILE --password-stdin`, as an operator (or `make run`) does."""
+    key_file = keys / f"{operator_id}.pem"
+    key_file.write_bytes(operators().signer(operator_id).private_pem())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "console", "accounts", "add", operator_id, "--key", str(key_file),
+        "--password-stdin", "--schema", schema, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate(f"{PASSWORD}\n".encode())
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out) == {"account": operator_id, "roles": ["reviewer"],
+                               "key_id": operators().signer(operator_id).key_id}  # fmt: skip
 
-    async def add(operator_id: str) -> None:
-        key_file = keys / f"{operator_id}.pem"
-        key_file.write_bytes(operators().signer(operator_id).private_pem())
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli", "console", "accounts", "add", operator_id, "--key", str(key_file),
-            "--password-stdin", "--schema", schema, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await proc.communicate(f"{PASSWORD}\n".encode())
-        assert proc.returncode == 0, err.decode()
-        assert f'"account": "{operator_id}"' in out.decode()
 
-    await asyncio.gather(*(add(o) for o in ACCOUNTS))
+async def add_accounts_directly(dsn: str, schema: str, secrets_key: str, operator_ids: tuple[str, ...]) -> None:
+    """The other accounts, written as the same command writes them (one claimsctl start-up is enough)."""
+    await db.migrate(dsn, schema, CONSOLE.migrations)  # type: ignore[arg-type]
+    box = SecretBox([secrets_key])
+    conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    try:
+        for operator_id in operator_ids:
+            signer = operators().signer(operator_id)
+            sealed = box.seal(signer.private_pem().decode())
+            await SqlAccounts(conn).put(Account(operator_id, hash_password(PASSWORD), sealed, signer.key_id))
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +168,11 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
     verifier_spec, payments_spec = lane.isolate(VERIFIER), lane.isolate(PAYMENTS)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    secrets_key = Fernet.generate_key().decode()
+    schema = f"{CONSOLE.schema}_{lane.suffix}"
     env = {**os.environ, "DATABASE_URL": stack.database_url, "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
            "KAFKA_TOPIC_PREFIX": lane.prefix, "LANE_SUFFIX": lane.suffix, "SERVICE_HTTP_PORT": str(port),
-           "CONSOLE_SECRETS_KEY": Fernet.generate_key().decode(), "SERVICE_LOG_LEVEL": "WARNING",
+           "CONSOLE_SECRETS_KEY": secrets_key, "SERVICE_LOG_LEVEL": "WARNING",
            "OPERATORS_REGISTRY_FILE": str(operators().registry_file), "KAFKA_SESSION_TIMEOUT_MS": "6000",
            "CONSOLE_VERIFIER_SCHEMA": verifier_spec.schema, "CONSOLE_PAYMENTS_SCHEMA": payments_spec.schema,
            "CONSOLE_HOSPITAL_ZONES": "0301R001=Asia/Jakarta"}  # fmt: skip
@@ -165,9 +183,13 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
         stack_of.push_async_callback(verifier_pool.close)
         payments_pool = await db.create_pool(stack.database_url, payments_spec.schema)
         stack_of.push_async_callback(payments_pool.close)
-        await add_accounts(env, f"console_{lane.suffix}", tmp_path_factory.mktemp("keys"))
+        # The console starts while the accounts and the claims are being made (its start-up is the slow part).
+        await add_accounts_directly(stack.database_url, schema, secrets_key, ACCOUNTS)
         console = start_console(env, tmp_path_factory.mktemp("console") / "console.log")
         stack_of.callback(stop, console)
+        cli = asyncio.create_task(
+            add_account_with_claimsctl(env, schema, tmp_path_factory.mktemp("keys"), "test.reviewer")
+        )
         # The held claim (test a) and the disputed one, whose hospital wrote markup into its reason.
         tag = uuid.uuid4().int % 10**6
         held, held_card, held_sep = f"CON-{lane.suffix}-1", f"{tag:07d}000001", f"0301R0011126V{tag:06d}"
@@ -184,6 +206,7 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
         await reach(verifier_pool, other, "disputed")
         # A payable for the run (test b), whatever test a leaves.
         await lane.publish([verified(f"CON-{lane.suffix}-3", f"0301R0011126X{tag:06d}")])
+        await cli
         await eventually(lambda: ready(url), within=60)
         playwright = await stack_of.enter_async_context(async_playwright())
         browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -328,12 +351,18 @@ async def test_three_wrong_passwords_lock_the_account(world: World) -> None:
     await page.context.close()
 
 
-async def test_a_reviewer_cannot_open_the_approvals_page(world: World) -> None:
+async def test_a_reviewer_cannot_open_the_approvals_page_in_either_language(world: World) -> None:
     page = await signed_in(world, "test.reviewer")
     await expect(page).to_have_url(f"{world.url}/review")
     response = await page.goto(f"{world.url}/approvals")
     assert response is not None and response.status == 403
-    await expect(page.locator("#forbidden")).to_contain_text("finance_maker / finance_approver")
+    await expect(page.locator("#forbidden")).to_have_text(
+        "Halaman ini memerlukan peran finance_maker / finance_approver. Peran Anda: reviewer."
+    )
+    await page.click("header button:has-text('English')")  # the language switch, back to the same page
+    await expect(page.locator("#forbidden")).to_have_text(
+        "This page needs the role finance_maker / finance_approver. Your roles: reviewer."
+    )
     await page.context.close()
 
 
