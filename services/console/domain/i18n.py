@@ -130,6 +130,12 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Recorded, waiting for a second operator",
     },
     "action.sent": {"id": "Perintah {kind} ditandatangani dan dicatat", "en": "Command {kind} signed and recorded"},
+    "action.slow": {
+        "id": "Belum diterapkan setelah 30 detik. Layanan menolak perintah yang tidak sah ke {topic}.dlq "
+        "(`claimsctl dlq list --topic {topic}`); perintahnya tidak hilang.",
+        "en": "Not applied after 30 seconds. The service dead-letters a command it refuses to {topic}.dlq "
+        "(`claimsctl dlq list --topic {topic}`); the command is not lost.",
+    },
     "action.back": {"id": "Kembali ke antrean", "en": "Back to the queue"},
     "state.in_review": {"id": "dalam verifikasi", "en": "in review"},
     "state.verified": {"id": "layak", "en": "verified"},

@@ -317,8 +317,18 @@ async def _own_action(request: Request, action_id: int, operator: SignedIn) -> A
     return found if found is not None and found.operator_id == operator.operator_id else None
 
 
+SLOW_AFTER_S = 30  # a command not applied by then: say where to look (a refusal is dead-lettered, never lost)
+
+
 async def effect(request: Request, action: Any) -> dict[str, Any]:
     """Where the command stands in the owning service: waiting, held for a second operator, or took effect."""
+    found = await _effect(request, action)
+    if not found["done"]:
+        found["slow"] = (datetime.now(UTC) - action.issued_at).total_seconds() > SLOW_AFTER_S
+    return found
+
+
+async def _effect(request: Request, action: Any) -> dict[str, Any]:
     r = readers(request)
     if action.kind in ("review", "ruling"):
         state = await r.effect_of(action.subject, str(action.event_id))
