@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -139,3 +140,37 @@ def test_a_stale_prometheus_rule_is_reported(tmp_path: Path, monkeypatch: pytest
     stale.write_text(gen.render_rule().replace("> 5000", "> 50"))
     monkeypatch.setattr(gen, "PROMETHEUS_RULE", stale)
     assert gen.stale() == [stale]
+
+
+def _compose_model(port_of_grouper: str = "8081") -> dict[str, Any]:
+    ports = {"grouper": port_of_grouper, "verifier": "8082", "payments": "8083", "notifier": "8084"}
+    ports |= {"gateway": "8085", "console": "8086"}
+    services: dict[str, Any] = {n: {"environment": {"SERVICE_HTTP_PORT": p}} for n, p in ports.items()}
+    here = f"{gen.DEPLOY}/monitoring"
+    services["prometheus"] = {
+        "command": ["--config.file=/etc/prometheus/prometheus.yaml"],
+        "volumes": [
+            {"target": "/etc/prometheus/prometheus.yaml", "source": f"{here}/prometheus.yaml"},
+            {"target": "/etc/prometheus/alerts.yaml", "source": f"{here}/alerts.yaml"},
+        ],
+    }
+    services["grafana"] = {
+        "volumes": [
+            {"target": "/etc/grafana/provisioning", "source": f"{here}/grafana/provisioning"},
+            {"target": "/etc/grafana/dashboards/jkn-claims.json", "source": f"{here}/grafana/jkn-claims.json"},
+        ]
+    }
+    return {"services": services}
+
+
+def test_compose_prometheus_must_load_the_rules_and_scrape_every_service_on_its_port() -> None:
+    assert checks.compose_monitoring_problems(_compose_model()) == []
+    assert checks.compose_monitoring_problems(_compose_model(port_of_grouper="9081")) == [
+        "prometheus.yaml: job grouper must scrape grouper:9081, not {'grouper:8081'}"
+    ]
+    without_rules = _compose_model()
+    prometheus = without_rules["services"]["prometheus"]
+    prometheus["volumes"] = prometheus["volumes"][:1]
+    assert checks.compose_monitoring_problems(without_rules) == [
+        "compose prometheus: rule file /etc/prometheus/alerts.yaml must be deploy/monitoring/alerts.yaml"
+    ]
