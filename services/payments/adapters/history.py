@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from services.payments.adapters.payables import PayableKey
 from shared import kafka_compat, topics
-from shared.events import ClaimPaid, ClaimVerified, Envelope, PaymentRunRequested, parse_event
+from shared.events import CapitationPaid, ClaimPaid, ClaimVerified, Envelope, PaymentRunRequested, parse_event
 from shared.kafka_read import read_topic
 
 log = structlog.get_logger(__name__)
@@ -35,13 +35,16 @@ class History(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class PaidHistory:
-    """The ClaimPaid events read, in partition order, and where each partition ended when it was read."""
+E = TypeVar("E", bound=Envelope)
 
-    events: list[ClaimPaid]
-    ends: dict[int, int]
-    skipped: int = 0  # records that are not a payments ClaimPaid (nothing else may write the topic)
+
+@dataclass(frozen=True)
+class Read(Generic[E]):
+    """The events of one type read from a topic, in partition order, and where the next read may start."""
+
+    events: list[E]
+    following: dict[int, int]
+    skipped: int = 0  # records that are not the service's events of that type (nothing else may write the topic)
     starts: dict[int, int] = field(default_factory=dict)
 
 
@@ -113,15 +116,26 @@ class KafkaHistory:
     def paid_topic(self) -> str:
         return self.prefix + topics.CLAIMS_PAID
 
-    async def paid(self, starts: Mapping[int, int] | None) -> PaidHistory:
+    @property
+    def capitation_topic(self) -> str:
+        return self.prefix + topics.CAPITATION_PAID
+
+    async def paid(self, starts: Mapping[int, int] | None) -> Read[ClaimPaid]:
         """ClaimPaid events from `starts` on (None: every one the topic still holds)."""
-        records, used, ends = await read_from(self.bootstrap, self.paid_topic, starts, self.options)
+        return await self._read(self.paid_topic, ClaimPaid, starts)
+
+    async def capitation(self, starts: Mapping[int, int] | None) -> Read[CapitationPaid]:
+        """CapitationPaid events from `starts` on (None: every one the topic still holds)."""
+        return await self._read(self.capitation_topic, CapitationPaid, starts)
+
+    async def _read(self, topic: str, kind: type[E], starts: Mapping[int, int] | None) -> Read[E]:
+        records, used, following = await read_from(self.bootstrap, topic, starts, self.options)
         events, skipped = decoded(records)
-        paid = [e for e in events if isinstance(e, ClaimPaid) and e.producer == "payments"]
-        skipped += len(events) - len(paid)
+        mine = [e for e in events if isinstance(e, kind) and e.producer == "payments"]
+        skipped += len(events) - len(mine)
         if skipped:
-            log.warning("records on claims.paid that are not the service's payments, ignored", skipped=skipped)
-        return PaidHistory(paid, ends, skipped, used)
+            log.warning("records that are not the service's own events, ignored", topic=topic, skipped=skipped)
+        return Read(mine, following, skipped, used)
 
     async def verifications(self, keys: Collection[PayableKey]) -> dict[PayableKey, ClaimVerified]:
         wanted = set(keys)

@@ -37,6 +37,12 @@ class ReconcileStore(Protocol):
         """The next payment number drawn is above `at_least`."""
         ...
 
+    async def capitation_paid(self, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those (month, kode_faskes) of `keys` whose capitation the database holds."""
+        ...
+
+    async def known_capitation_runs(self, run_ids: Collection[str]) -> set[str]: ...
+
 
 class SqlReconcileStore:
     """The reads of `application/reconcile.py`, on the unit of work's connection (one statement each)."""
@@ -87,6 +93,27 @@ class SqlReconcileStore:
                WHERE $1 > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM payment_number)""",
             at_least,
         )
+
+    async def capitation_paid(self, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not keys:
+            return set()
+        await self.settle()
+        wanted = sorted(set(keys))
+        rows = await self.conn.fetch(
+            """SELECT c.month, c.kode_faskes FROM unnest($1::text[], $2::text[]) AS k(month, kode_faskes)
+               JOIN capitation_payments c USING (month, kode_faskes)""",
+            [k[0] for k in wanted], [k[1] for k in wanted],
+        )  # fmt: skip
+        return {(r["month"], r["kode_faskes"]) for r in rows}
+
+    async def known_capitation_runs(self, run_ids: Collection[str]) -> set[str]:
+        if not run_ids:
+            return set()
+        await self.settle()
+        rows = await self.conn.fetch(
+            "SELECT run_id FROM capitation_runs WHERE run_id = ANY($1::text[])", sorted(run_ids)
+        )
+        return {r["run_id"] for r in rows}
 
 
 # ----------------------------------------------------------------------------- offsets and restore markers

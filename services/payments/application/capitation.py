@@ -60,6 +60,7 @@ async def release_capitation(
 ) -> None:
     """An approved run: compute and book every line; any refusal undoes the whole run (its savepoint)."""
     run, approved_by = command.payload, approval.payload.approved_by
+    config.gate.check(run.run_id)  # not before the database holds every capitation capitation.paid shows
     year, month = (int(x) for x in run.month.split("-"))
     results = [compute_capitation(fktp_row(line), year, month, get_calendar()) for line in run.lines]
     total = sum(r.amount_payable for r in results)

@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import structlog
 
+from services.payments.adapters.capitation import CapitationPayment
 from services.payments.adapters.history import History
+from services.payments.adapters.ledger import LedgerEntry
 from services.payments.adapters.payables import NewPayable, PayableKey
 from services.payments.adapters.reconcile import PayableState, ReconcileStore
 from services.payments.adapters.repository import PayableRow
@@ -28,8 +31,9 @@ from services.payments.application.gate import PAYMENTS_CONFLICTING, PAYMENTS_RE
 from services.payments.application.payables import book_payable
 from services.payments.application.ports import UnitOfWorkLike
 from services.payments.application.runs import book_payment
+from services.payments.domain.ledger import capitation_postings
 from services.payments.domain.payment_run import PlannedPayment
-from shared.events import ClaimPaid, ClaimVerified
+from shared.events import CapitationPaid, ClaimPaid, ClaimVerified
 
 log = structlog.get_logger(__name__)
 
@@ -188,3 +192,47 @@ def rebuild_payment(uow: UnitOfWorkLike, payable: PayableRow, event: ClaimPaid) 
     if entries != list(p.ledger_entry_ids):
         log.warning("rebuilt ledger entries differ from the event's", payment_id=p.payment_id, rebuilt=entries,
                     published=list(p.ledger_entry_ids))  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- capitation.paid
+
+
+async def reconcile_capitation(uow: UnitOfWorkLike, store: ReconcileStore, paid: Sequence[CapitationPaid]) -> int:
+    """Rebuild every capitation payment of `paid` (capitation.paid) the database lacks; how many were rebuilt.
+
+    One capitation per facility per month: a run requested again after a restore then finds it paid
+    (`capitation-already-paid`) or its run id applied, and pays nothing twice.
+    """
+    by_key: dict[tuple[str, str], CapitationPaid] = {}
+    for event in paid:
+        by_key.setdefault((event.payload.month, event.payload.kode_faskes), event)
+    known = await store.capitation_paid(list(by_key))
+    missing = [e for key, e in by_key.items() if key not in known]
+    if not missing:
+        return 0
+    runs = {e.payload.run_id for e in missing}
+    for run_id in sorted(runs - await store.known_capitation_runs(runs)):
+        lines = [e.payload for e in by_key.values() if e.payload.run_id == run_id]
+        await uow.capitation.start(run_id, lines[0].month, len(lines), sum(p.amount for p in lines),
+                                   lines[0].requested_by or UNKNOWN_OPERATOR,
+                                   lines[0].approved_by or UNKNOWN_OPERATOR)  # fmt: skip
+    for event in missing:
+        rebuild_capitation(uow, event)
+    log.warning("capitation payments rebuilt from capitation.paid", read=len(paid), rebuilt=len(missing))
+    return len(missing)
+
+
+def rebuild_capitation(uow: UnitOfWorkLike, event: CapitationPaid) -> None:
+    """One facility's capitation payment and its ledger entry, as `application/capitation.py` booked them."""
+    p = event.payload
+    pct = Fraction(str(p.kbk_percentage))  # the run's exact percentage, as it wrote it
+    detail = {"rate": p.rate, "base": p.base_amount, "pct": str(pct), "service_fee": p.service_fee_part,
+              "operations": p.operations_part, "ownership": p.ownership}  # fmt: skip
+    uow.capitation.add_payment(CapitationPayment(p.run_id, p.month, p.kode_faskes, p.amount, detail))
+    (posting,) = capitation_postings(p.amount)
+    uow.ledger.book(
+        LedgerEntry(
+            f"LE-CAP-{p.run_id}-{p.kode_faskes}", posting, p.due_on, run_id=p.run_id,
+            memo=f"capitation {p.month} {p.kode_faskes}: {p.registered_members} x {p.rate} x {pct}%",
+        )
+    )  # fmt: skip

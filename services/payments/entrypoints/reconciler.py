@@ -24,7 +24,7 @@ from services.payments.adapters.reconcile import (
 )
 from services.payments.adapters.unit_of_work import PaymentsUnitOfWork
 from services.payments.application.gate import ReconciliationGate
-from services.payments.application.reconcile import Reconciled, reconcile
+from services.payments.application.reconcile import Reconciled, reconcile, reconcile_capitation
 from shared.kafka_security import client_options
 from shared.outbox import Tx
 from shared.runtime import ServiceContext, resolve_endpoints
@@ -52,20 +52,29 @@ def history_of(ctx: ServiceContext) -> KafkaHistory:
 
 
 async def reconcile_once(ctx: ServiceContext, history: KafkaHistory) -> Reconciled:
-    """Read claims.paid (all of it after a restore, else from the saved offsets) and rebuild what is missing."""
+    """Read claims.paid and capitation.paid (all of them after a restore, else from the saved offsets) and
+    rebuild what the database lacks, in one transaction with the new offsets and the restores marked."""
     async with ctx.pool.acquire() as conn:
         restores = await pending_restores(conn)
-        starts = None if restores else await reconciled_offsets(conn, history.paid_topic)
-    paid = await history.paid(starts)  # outside the transaction: no lock held while the broker is read
+        after_restore = bool(restores)
+        paid_from = None if after_restore else await reconciled_offsets(conn, history.paid_topic)
+        capitation_from = None if after_restore else await reconciled_offsets(conn, history.capitation_topic)
+    # Outside the transaction: no lock is held while the broker is read.
+    paid = await history.paid(paid_from)
+    capitation = await history.capitation(capitation_from)
     async with ctx.pool.acquire() as conn, conn.transaction():
         uow = PaymentsUnitOfWork(Tx(conn, ctx.schema, ctx.settings.broker.max_output_bytes))
-        result = await reconcile(uow, SqlReconcileStore(conn, uow.flush), history, paid.events)
+        store = SqlReconcileStore(conn, uow.flush)
+        result = await reconcile(uow, store, history, paid.events)
+        capitation_rebuilt = await reconcile_capitation(uow, store, capitation.events)
         await uow.flush()
-        await save_offsets(conn, history.paid_topic, paid.ends)
+        await save_offsets(conn, history.paid_topic, paid.following)
+        await save_offsets(conn, history.capitation_topic, capitation.following)
         await finish_restores(conn, [r.id for r in restores], result.payments_rebuilt)
-    log.info("reconciled with claims.paid", read=result.read, rebuilt=result.payments_rebuilt,
+    log.info("reconciled with claims.paid and capitation.paid", read=result.read, rebuilt=result.payments_rebuilt,
              payables_rebuilt=result.payables_rebuilt, runs_rebuilt=result.runs_rebuilt, conflicts=result.conflicts,
-             after_restore=[r.id for r in restores], from_beginning=starts is None)  # fmt: skip
+             capitation_read=len(capitation.events), capitation_rebuilt=capitation_rebuilt,
+             after_restore=[r.id for r in restores], from_beginning=after_restore)  # fmt: skip
     return result
 
 

@@ -11,14 +11,16 @@ import pytest
 
 from services.payments.adapters.payables import PayableKey
 from services.payments.adapters.reconcile import PayableState
+from services.payments.application.capitation import release_capitation
 from services.payments.application.config import Config
 from services.payments.application.gate import RUNS_WAITING, ReconciliationGate, ReconciliationPending
 from services.payments.application.payables import verified
-from services.payments.application.reconcile import Reconciled, reconcile
+from services.payments.application.reconcile import Reconciled, reconcile, reconcile_capitation
 from services.payments.application.runs import RunOrder, execute_run, release_run
-from shared.events import ClaimPaid, ClaimVerified, PaymentRunRequested
+from shared.consumer import PermanentError
+from shared.events import CapitationLine, CapitationPaid, ClaimPaid, ClaimVerified, PaymentRunRequested
 from tests.unit.payments.fakes import FakeUnitOfWork
-from tests.unit.payments.payment_events import APPROVER, MAKER, approval, config, run_request
+from tests.unit.payments.payment_events import APPROVER, MAKER, approval, capitation, config, run_request
 from tests.unit.payments.payment_events import verified as claim
 
 CONFIG = config()
@@ -41,6 +43,12 @@ class FakeStore:
 
     async def advance_payment_numbers(self, at_least: int) -> None:
         self.uow.runs.numbers = max(self.uow.runs.numbers, at_least)
+
+    async def capitation_paid(self, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {(p.month, p.kode_faskes) for p in self.uow.capitation.payments} & set(keys)
+
+    async def known_capitation_runs(self, run_ids: Collection[str]) -> set[str]:
+        return set(self.uow.capitation.runs) & set(run_ids)
 
 
 class FakeHistory:
@@ -173,3 +181,39 @@ async def test_a_run_is_refused_and_kept_waiting_until_the_gate_opens() -> None:
     gate.open()
     await release_run(closed, uow, request, approval(request))
     assert [p.payment_id for p in uow.runs.payments] == ["PAY-000000001"]
+
+
+PUSKESMAS = CapitationLine(
+    kode_faskes="0301P001", facility_type="puskesmas", registered_members=12_000, doctors=3, has_dentist=True,
+    contact_rate_per_mille=162.5, non_specialist_referral_pct=1.4, controlled_prolanis_pct=6.2,
+)  # fmt: skip
+DOCTOR = CapitationLine(
+    kode_faskes="0301D003", facility_type="dokter_praktik", registered_members=3_001, doctors=1, has_dentist=False
+)
+
+
+async def test_a_capitation_run_after_the_backup_is_rebuilt_and_never_paid_again() -> None:
+    live = FakeUnitOfWork()
+    restored = copy.deepcopy(live)  # the backup: before the month's capitation run
+    request = capitation("CAP-2026-03", PUSKESMAS, DOCTOR)
+    await release_capitation(CONFIG, live, request, approval(request))
+    assert await reconcile_capitation(restored, FakeStore(restored), live.of_type(CapitationPaid)) == 2
+    assert restored.capitation.payments == live.capitation.payments  # amounts and the split's detail
+    assert ledger_rows(restored) == ledger_rows(live)
+    assert restored.capitation.runs == {"CAP-2026-03": 147_013_000}
+    assert await reconcile_capitation(restored, FakeStore(restored), live.of_type(CapitationPaid)) == 0
+    await release_capitation(CONFIG, restored, request, approval(request))  # replayed: its run id was applied
+    again = capitation("CAP-2026-03-b", DOCTOR)  # a new run id for a facility paid this month: refused
+    with pytest.raises(PermanentError) as refused:
+        await release_capitation(CONFIG, restored, again, approval(again))
+    assert refused.value.code == "capitation-already-paid"
+    assert (restored.emitted, len(restored.capitation.payments)) == ([], 2)
+
+
+async def test_a_capitation_run_waits_for_the_gate_too() -> None:
+    uow = FakeUnitOfWork()
+    closed = Config(CONFIG.policy, CONFIG.settings, CONFIG.clock, ReconciliationGate(reconciled=False))
+    request = capitation("CAP-2026-03", DOCTOR)
+    with pytest.raises(ReconciliationPending):
+        await release_capitation(closed, uow, request, approval(request))
+    assert (uow.capitation.runs, uow.capitation.payments) == ({}, [])
