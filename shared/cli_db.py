@@ -15,11 +15,16 @@ db_app = typer.Typer(help="PostgreSQL roles: one per service owning its schema; 
 
 def role_plan(settings: DatabaseSettings) -> RolePlan:
     """Every service of this checkout with its role and password (DB_PASSWORD_<SERVICE>), and claimsctl's roles."""
-    from shared.db_roles import AUDIT_SCHEMA, OPERATOR
+    from shared.db_roles import AUDIT_SCHEMA, OPERATOR, READING_SERVICES
     from shared.services import SERVICES
 
     services = [
-        SchemaRole(service_role(s.name), s.schema, str(getattr(settings, f"db_password_{s.name}", "")))
+        SchemaRole(
+            service_role(s.name),
+            s.schema,
+            str(getattr(settings, f"db_password_{s.name}", "")),
+            reads_services=s.name in READING_SERVICES,
+        )
         for s in SERVICES()
     ]
     return RolePlan(

@@ -45,6 +45,7 @@ class SchemaRole:
     role: str
     schema: str
     password: str = ""
+    reads_services: bool = False  # also a member of the read-only role (the console reads the queues)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ async def provision(admin: Conn, plan: RolePlan) -> list[str]:
         await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(plan.operator.role)}")
         done.append(f"{plan.operator.role}: member of {plan.reader}")
         for svc in plan.services:
-            if svc.role in {service_role(name) for name in READING_SERVICES}:
+            if svc.reads_services:
                 await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(svc.role)}")
                 done.append(f"{svc.role}: member of {plan.reader}")
     return done

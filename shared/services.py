@@ -6,7 +6,7 @@ import importlib
 
 from shared.runtime import ServiceSpec
 
-SERVICE_NAMES = ("grouper", "verifier", "payments", "notifier", "gateway")
+SERVICE_NAMES = ("grouper", "verifier", "payments", "notifier", "gateway", "console")
 
 
 def SERVICES() -> list[ServiceSpec]:

@@ -176,6 +176,29 @@ async def test_the_operator_role_writes_its_audit_schema_and_only_reads_the_serv
         await as_grouper.fetchval(f"SELECT count(*) FROM {roles.operator.schema}.redrives")
 
 
+async def test_the_console_role_reads_the_queues_and_writes_only_its_own_schema(stack: Stack) -> None:
+    """The console reads the verifier's and payments' tables as claimsctl does; every change is a command."""
+    suffix = uuid.uuid4().hex[:8]
+    verifier = SchemaRole(f"jkn_verifier_{suffix}", f"verifier_{suffix}")
+    console = SchemaRole(f"jkn_console_{suffix}", f"console_{suffix}", reads_services=True)
+    reader = f"jkn_claimsctl_ro_{suffix}"
+    plan = RolePlan([verifier, console], operator=SchemaRole(f"jkn_claimsctl_{suffix}", f"ops_{suffix}"), reader=reader)
+    done = await provision_dsn(stack.database_url, plan)
+    assert f"{console.role}: member of {reader}" in done
+    assert f"{verifier.role}: member of {reader}" not in done
+    assert VERIFIER.migrations is not None
+    await db.migrate(stack.database_url, verifier.schema, VERIFIER.migrations)
+    conn = await asyncpg.connect(db.with_role(stack.database_url, console.role))
+    try:
+        await conn.execute(f"CREATE TABLE {console.schema}.accounts (operator_id text)")
+        await conn.execute(f"INSERT INTO {console.schema}.accounts VALUES ('verif.sari')")
+        assert await conn.fetchval(f"SELECT count(*) FROM {verifier.schema}.claims") == 0
+        with pytest.raises(DENIED):
+            await conn.execute(f"UPDATE {verifier.schema}.claims SET state = 'verified'")
+    finally:
+        await conn.close()
+
+
 async def test_a_role_the_provisioning_did_not_make_cannot_connect(stack: Stack, roles: Provisioned) -> None:
     admin = await asyncpg.connect(stack.database_url)
     stranger = f"stranger_{uuid.uuid4().hex[:8]}"
@@ -298,7 +321,7 @@ async def _owners_and_passwords(dsn: str) -> tuple[dict[str, set[str]], dict[str
     try:
         tables = await conn.fetch(
             "SELECT schemaname, tableowner FROM pg_tables WHERE schemaname IN "
-            "('grouper', 'verifier', 'payments', 'notifier', 'gateway', 'ops')"
+            "('grouper', 'verifier', 'payments', 'notifier', 'gateway', 'console', 'ops')"
         )
         passwords = await conn.fetch(
             "SELECT rolname, rolpassword IS NOT NULL AS has FROM pg_authid WHERE rolname ~ '^jkn_'"
@@ -325,9 +348,10 @@ def test_claimsctl_db_provision_makes_every_role_then_migrates_each_schema_as_it
     owners, has_password = asyncio.run(_owners_and_passwords(fresh_postgres))
     assert owners == {
         "grouper": {"jkn_grouper"}, "verifier": {"jkn_verifier"}, "payments": {"jkn_payments"},
-        "notifier": {"jkn_notifier"}, "gateway": {"jkn_gateway"}, "ops": {"jkn_claimsctl"},
+        "notifier": {"jkn_notifier"}, "gateway": {"jkn_gateway"}, "console": {"jkn_console"},
+        "ops": {"jkn_claimsctl"},
     }  # fmt: skip
     assert has_password == {
         "jkn_grouper": False, "jkn_verifier": False, "jkn_payments": True, "jkn_notifier": False,
-        "jkn_gateway": False, "jkn_claimsctl": False, "jkn_claimsctl_ro": False,
+        "jkn_gateway": False, "jkn_console": False, "jkn_claimsctl": False, "jkn_claimsctl_ro": False,
     }  # fmt: skip

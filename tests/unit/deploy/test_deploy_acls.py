@@ -18,6 +18,10 @@ EVENT_TOPICS = [
     "payments.deadline-approaching", "claims.reminders", "capitation.paid", "verifier.commands", "payments.commands",
 ]  # fmt: skip
 ALL_DLQS = {t + ".dlq" for t in EVENT_TOPICS}
+CONSOLE_READS = {
+    "claims.submitted", "claims.grouped", "claims.pended", "claims.rejected", "claims.verified",
+    "claims.dispute-resolved", "claims.paid", "payments.overdue", "capitation.paid",
+}  # fmt: skip
 
 EXPECTED = {
     "grouper": {
@@ -75,6 +79,12 @@ EXPECTED = {
         }
         | ALL_DLQS,  # the DLQ watcher alerts operators on every dead letter
         "groups": {"notifier", "notifier-dlq"},
+    },
+    "console": {
+        # The commands its operators sign (as claimsctl publishes them), and its analytics read model's feed.
+        "writes": {"verifier.commands", "payments.commands"} | {t + ".dlq" for t in CONSOLE_READS},
+        "reads": CONSOLE_READS,
+        "groups": {"console-analytics"},
     },
 }
 

@@ -13,7 +13,7 @@ from deploy import check
 Doc = dict[str, Any]
 BASE = check.K8S / "base"
 APP = "jkn-claims:local"
-SERVICES = ("grouper", "verifier", "payments", "notifier", "gateway")
+SERVICES = ("grouper", "verifier", "payments", "notifier", "gateway", "console")
 
 
 def _compose() -> dict[str, Doc]:
