@@ -80,8 +80,9 @@ async def provision(admin: Conn, plan: RolePlan) -> list[str]:
             done.append(await _grant_reading(admin, svc, plan.reader))
         await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(plan.operator.role)}")
         done.append(f"{plan.operator.role}: member of {plan.reader}")
+        readers_by_name = {service_role(name) for name in READING_SERVICES}
         for svc in plan.services:
-            if svc.reads_services:
+            if svc.reads_services or svc.role in readers_by_name:
                 await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(svc.role)}")
                 done.append(f"{svc.role}: member of {plan.reader}")
     return done
