@@ -23,19 +23,22 @@ _MONTH = "($1::date IS NULL OR month = $1::date)"
 _HOSPITAL = "($2::text IS NULL OR kode_rs = $2::text)"
 
 
+def _month_filter(month: date | None) -> str:
+    """`month = $1` when a month is asked for (an index condition in every plan), else no condition on it."""
+    return "month = $1::date" if month is not None else "$1::date IS NULL"
+
+
 async def tariff_gap(
     conn: Conn, month: date | None, kode_rs: str | None = None, limit: int | None = None
 ) -> list[GapRow]:
     """Gap by CBG and hospital, the widest gap first (`limit` None: every row). Every month reads the rollup."""
+    # One row per (month,) hospital and CBG in either table: no grouping, a top-N sort on the gap only.
     source = "analytics_gap" if month is not None else "analytics_gap_all"
-    month_filter = "month = $1::date" if month is not None else "$1::date IS NULL"
+    month_filter = _month_filter(month)
     rows = await conn.fetch(
-        f"""SELECT cbg_code, kode_rs, sum(claims) AS claims, sum(tarif_rs) AS tarif_rs,
-                   sum(grouped_tarif) AS grouped_tarif, sum(verified) AS verified, sum(verified_rs) AS verified_rs,
-                   sum(approved) AS approved
-            FROM {source} WHERE {month_filter} AND {_HOSPITAL}
-            GROUP BY cbg_code, kode_rs HAVING sum(claims) > 0
-            ORDER BY sum(tarif_rs) - sum(grouped_tarif) DESC, cbg_code, kode_rs LIMIT $3::int""",
+        f"""SELECT cbg_code, kode_rs, claims, tarif_rs, grouped_tarif, verified, verified_rs, approved
+            FROM {source} WHERE {month_filter} AND {_HOSPITAL} AND claims > 0
+            ORDER BY tarif_rs - grouped_tarif DESC, cbg_code COLLATE "C", kode_rs COLLATE "C" LIMIT $3::int""",
         month, kode_rs, limit,
     )  # fmt: skip
     return [GapRow(r["cbg_code"], r["kode_rs"], *(int(r[k]) for k in (
@@ -47,24 +50,32 @@ async def top_diagnoses(
 ) -> list[DiagnosisRow]:
     """The `top` principal diagnoses by claim value (INA-CBG tariff grouped) in scope, with their severity
     counts in scope and across every hospital (the national mix)."""
+    # National scope and the national mix read the national rollup; a hospital's scope its own rows.
+    in_month = _month_filter(month)
+    args: tuple[object, ...] = (month, top)
+    scoped = f"analytics_diagnoses_national WHERE {in_month}"
+    if kode_rs is not None:
+        scoped, args = f"analytics_diagnoses WHERE {in_month} AND kode_rs = $3::text", (month, top, kode_rs)
     rows = await conn.fetch(
         f"""WITH scoped AS (
                 SELECT primary_dx, severity, sum(claims) AS claims, sum(grouped_tarif) AS value
-                FROM analytics_diagnoses WHERE {_MONTH} AND {_HOSPITAL} GROUP BY primary_dx, severity),
+                FROM {scoped} GROUP BY primary_dx, severity),
             top AS (
                 SELECT primary_dx, sum(claims) AS claims, sum(value) AS value FROM scoped
-                GROUP BY primary_dx HAVING sum(claims) > 0 ORDER BY sum(value) DESC, primary_dx LIMIT $3),
+                GROUP BY primary_dx HAVING sum(claims) > 0
+                ORDER BY sum(value) DESC, primary_dx COLLATE "C" LIMIT $2::int),
             national AS (
-                SELECT primary_dx, severity, sum(claims) AS claims FROM analytics_diagnoses
-                WHERE {_MONTH} AND primary_dx IN (SELECT primary_dx FROM top) GROUP BY primary_dx, severity)
+                SELECT primary_dx, severity, sum(claims) AS claims FROM analytics_diagnoses_national
+                WHERE {in_month} AND primary_dx IN (SELECT primary_dx FROM top) GROUP BY primary_dx, severity)
             SELECT t.primary_dx, t.claims, t.value,
                    (SELECT coalesce(jsonb_object_agg(s.severity, s.claims), '{{}}') FROM scoped s
                      WHERE s.primary_dx = t.primary_dx)::text AS counts,
                    (SELECT coalesce(jsonb_object_agg(n.severity, n.claims), '{{}}') FROM national n
                      WHERE n.primary_dx = t.primary_dx)::text AS national
-            FROM top t ORDER BY t.value DESC, t.primary_dx""",
-        month, kode_rs, top,
-    )  # fmt: skip
+            FROM top t ORDER BY t.value DESC, t.primary_dx COLLATE "C"
+        """,
+        *args,
+    )
 
     def counts(text: str) -> dict[str, int]:
         return dict.fromkeys(SEVERITIES, 0) | {k: int(v) for k, v in json.loads(text).items()}

@@ -87,7 +87,7 @@ class SqlClaimFacts:
 
 async def write_deltas(conn: Conn, d: analytics.Deltas) -> None:
     """Add each aggregate's changes (one statement per aggregate, keys in order; the gap also to its
-    every-month rollup)."""
+    every-month rollup, the diagnoses to their national one)."""
     if d.gap:
         keys = sorted(d.gap)
         v = [d.gap[k] for k in keys]
@@ -130,6 +130,19 @@ async def write_deltas(conn: Conn, d: analytics.Deltas) -> None:
                    claims = a.claims + excluded.claims, grouped_tarif = a.grouped_tarif + excluded.grouped_tarif""",
             [k[0] for k in dx_keys], [k[1] for k in dx_keys], [k[2] for k in dx_keys], [k[3] for k in dx_keys],
             [x[0] for x in w], [x[1] for x in w],
+        )  # fmt: skip
+        national: dict[tuple[date, str, str], list[int]] = {}
+        for (month, dx, _, severity), figures in zip(dx_keys, w, strict=True):
+            sums = national.setdefault((month, dx, severity), [0, 0])
+            sums[:] = [a + b for a, b in zip(sums, figures, strict=True)]
+        n_keys = sorted(national)
+        await conn.execute(
+            """INSERT INTO analytics_diagnoses_national AS a (month, primary_dx, severity, claims, grouped_tarif)
+               SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+               ON CONFLICT (month, primary_dx, severity) DO UPDATE SET
+                   claims = a.claims + excluded.claims, grouped_tarif = a.grouped_tarif + excluded.grouped_tarif""",
+            [k[0] for k in n_keys], [k[1] for k in n_keys], [k[2] for k in n_keys],
+            [national[k][0] for k in n_keys], [national[k][1] for k in n_keys],
         )  # fmt: skip
     if d.pending:
         p_keys = sorted(d.pending)
