@@ -167,6 +167,10 @@ async def test_restoring_an_older_backup_pays_nothing_twice_and_the_ledger_balan
     assert restored.returncode == 0, restored.stderr
     assert await value(cluster, "SELECT count(*) FROM payments") == 3, "the backup knows only the first run"
     assert await value(cluster, "SELECT count(*) FROM restores WHERE reconciled_at IS NULL") == 1
+    with pytest.raises(asyncpg.PostgresError) as waits:  # the database itself refuses a run until reconciled
+        await value(cluster, "INSERT INTO payment_runs (run_id, funds, run_on, requested_by, paid_count, paid_total,"
+                             " remaining) VALUES ('R-X', 0, '2026-03-02', 'test', 0, 0, 0) RETURNING 1")  # fmt: skip
+    assert waits.value.sqlstate == "55P03"
 
     # Hold the payments table so the reconciliation cannot commit: a run that arrives meanwhile must wait.
     hold = await asyncpg.connect(cluster.database_url, server_settings={"search_path": "payments"})

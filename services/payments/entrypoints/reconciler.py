@@ -63,6 +63,8 @@ async def reconcile_once(ctx: ServiceContext, history: KafkaHistory) -> Reconcil
     paid = await history.paid(paid_from)
     capitation = await history.capitation(capitation_from)
     async with ctx.pool.acquire() as conn, conn.transaction():
+        # The runs it rebuilds may be registered although the restore is not reconciled yet (migration 0007).
+        await conn.execute("SELECT set_config('jkn.reconciling', 'on', true)")
         uow = PaymentsUnitOfWork(Tx(conn, ctx.schema, ctx.settings.broker.max_output_bytes))
         store = SqlReconcileStore(conn, uow.flush)
         result = await reconcile(uow, store, history, paid.events)
