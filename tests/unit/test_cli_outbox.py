@@ -10,7 +10,7 @@ from shared.cli import app
 def test_an_unknown_service_is_refused_naming_the_option_and_the_known_services() -> None:
     result = CliRunner().invoke(app, ["outbox", "failed", "--service", "apotek"])
     assert result.exit_code == 2
-    known = "grouper, verifier, payments, notifier, gateway"
+    known = "grouper, verifier, payments, notifier, gateway, console"
     assert f"--service: no service named 'apotek' (known: {known})" in result.output
 
 
