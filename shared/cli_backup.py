@@ -76,9 +76,11 @@ def archive_contents(file: Path) -> tuple[datetime | None, list[str]]:
 
 
 def database_url() -> str:
-    from shared.cli import endpoints
+    """DATABASE_ADMIN_URL, else DATABASE_URL, else the running local stack's (a restore needs the admin)."""
+    from shared.cli_db import admin_dsn
+    from shared.settings import get_settings
 
-    return endpoints()[1]
+    return admin_dsn(get_settings())
 
 
 def backup_command(
