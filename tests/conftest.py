@@ -11,7 +11,10 @@ import pytest
 
 from deploy.local import Stack, start_stack
 from shared import db
+from tests.support.broker_quirks import leave_groups_from_generation_zero
 from tests.support.services import Lane, new_lane
+
+leave_groups_from_generation_zero()  # a stopped consumer leaves its tansu group at once, as on Kafka
 
 
 @pytest.fixture(scope="session")
