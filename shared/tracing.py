@@ -21,7 +21,7 @@ A record that cannot be decoded (a dead letter before it is an event) gets no sp
 DLQ by its handler gets its span, ended in error with the dead letter's code.
 
 Off by default (TRACING_OTLP_ENDPOINT empty): no provider, no exporter, no header is read and no column
-written; what is left is a None check per batch and per emitted event, and two NULL columns the relay reads.
+written; what is left is a check or two per batch and per emitted event, and two NULL columns the relay reads.
 """
 
 from __future__ import annotations
