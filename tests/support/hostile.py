@@ -94,13 +94,15 @@ def fresh(event_type: type[Envelope], key: str) -> dict[str, Any]:
 
 
 def set_key(doc: dict[str, Any], key: str) -> None:
-    """Make `key` the event's key: its claim id, or the card / run id for events without a claim."""
+    """Make `key` the event's key: its claim id, or the card / facility / run id for events without a claim."""
     if doc.get("claim_id") is not None:
         doc["claim_id"] = key
     elif doc["event_type"] == "ParticipantChanged":
         doc["payload"]["nomor_kartu"] = key
     elif doc["event_type"] == "FundsAllocated":
         doc["payload"]["allocation_id"] = key
+    elif doc["event_type"] == "CapitationPaid":  # keyed by facility
+        doc["payload"]["kode_faskes"] = key
     else:  # runs are keyed by run id
         doc["payload"]["run_id"] = key
 
