@@ -99,6 +99,7 @@ class Readers:
         async with (await self.pool("verifier")).acquire() as conn:
             rows = await conn.fetch(
                 """SELECT c.claim_id, c.nomor_sep, c.kode_rs, c.cmg, c.updated_at,
+                          (c.status->>'claimed_amount')::bigint AS claimed_amount,
                           (c.status->>'approved_amount')::bigint AS approved_amount,
                           (c.status->>'requested_amount')::bigint AS requested_amount,
                           h.detail->>'reason' AS reason, h.detail->>'disputed_on' AS disputed_on
