@@ -45,6 +45,9 @@ SIMULATOR_PREFIX = "sim-"
 READS_BESIDES_CONSUMERS: dict[str, frozenset[str]] = {
     # The DLQ watcher (services/notifier/entrypoints/dead_letters.py) alerts operators on every dead letter.
     "notifier": frozenset(topics.dlq_topic(t.name) for t in topics.EVENT_TOPICS),
+    # After a restore, payments rebuilds the payments its database lacks from what it published
+    # (services/payments/entrypoints/reconciler.py): the broker outlives the database.
+    "payments": frozenset({topics.CLAIMS_PAID, topics.CAPITATION_PAID}),
 }
 GROUPS_BESIDES_CONSUMERS: dict[str, frozenset[str]] = {"notifier": frozenset({"notifier-dlq"})}
 # The operator console publishes, from its outbox, the commands its signed-in operators sign (exactly what

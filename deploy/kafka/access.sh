@@ -23,11 +23,12 @@ echo "kafka access: grouper ready"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:verifier --operation Read --resource-pattern-type literal --group verifier >/dev/null
 echo "kafka access: verifier ready"
 
-# payments: writes 6 topics, reads 2, groups ['payments']
+# payments: writes 6 topics, reads 4, groups ['payments']
 : "${JKN_SCRAM_PASSWORD_PAYMENTS:?JKN_SCRAM_PASSWORD_PAYMENTS must be set: the SCRAM password of payments}"
 "$BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --alter --entity-type users --entity-name payments --add-config "SCRAM-SHA-512=[password=${JKN_SCRAM_PASSWORD_PAYMENTS}]" >/dev/null
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:payments --operation Describe --operation Read --resource-pattern-type literal --topic claims.verified --topic payments.commands >/dev/null
-"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:payments --operation Describe --operation Write --resource-pattern-type literal --topic capitation.paid --topic claims.paid --topic claims.verified.dlq --topic payments.commands.dlq --topic payments.deadline-approaching --topic payments.overdue >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:payments --operation Describe --operation Read --operation Write --resource-pattern-type literal --topic capitation.paid --topic claims.paid >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:payments --operation Describe --operation Write --resource-pattern-type literal --topic claims.verified.dlq --topic payments.commands.dlq --topic payments.deadline-approaching --topic payments.overdue >/dev/null
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:payments --operation Read --resource-pattern-type literal --group payments >/dev/null
 echo "kafka access: payments ready"
 

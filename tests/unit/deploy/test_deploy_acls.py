@@ -53,7 +53,8 @@ EXPECTED = {
             "claims.verified.dlq",
             "payments.commands.dlq",
         },
-        "reads": {"claims.verified", "payments.commands"},
+        # claims.paid and capitation.paid: the reconciliation after a restore reads what payments published.
+        "reads": {"claims.verified", "payments.commands", "claims.paid", "capitation.paid"},
         "groups": {"payments"},
     },
     "notifier": {
@@ -169,6 +170,7 @@ def test_a_missing_grant_the_service_needs_is_caught() -> None:
     assert check_access.exact_access_problems("KafkaUsers", granted, check_access.service_needs()) == [
         "KafkaUsers: payments may not Describe topic claims.paid, which it needs",
         "KafkaUsers: payments may not Write topic claims.paid, which it needs",
+        "KafkaUsers: payments lacks Read topic claims.paid (shared/access.py)",
     ]
 
 
