@@ -10,6 +10,7 @@ import importlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.staticfiles import StaticFiles
@@ -100,7 +101,7 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
     @app.get("/login", response_model=None)
     async def login_page(request: Request, next: str = "/", lang: str | None = None) -> Response:
         if lang in LANGUAGES:
-            response = RedirectResponse(f"/login?next={local_path(next)}", 303)
+            response = RedirectResponse(f"/login?next={quote(local_path(next))}", 303)
             response.set_cookie(LANG_COOKIE, lang, httponly=True, samesite="strict", secure=settings.secure_cookies)
             return response
         return render(request, "login.html", {"next": local_path(next), "operator_id": "", "message": ""})
