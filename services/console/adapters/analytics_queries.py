@@ -18,14 +18,17 @@ from services.console.domain.analytics import (
 )
 from shared.db import Conn
 
-# ($1 IS NULL OR month = $1): one plan for both; the primary keys lead with month.
-_MONTH = "($1::date IS NULL OR month = $1::date)"
-_HOSPITAL = "($2::text IS NULL OR kode_rs = $2::text)"
+# The primary keys lead with month: each query names the filter it needs, so every plan can use them.
 
 
 def _month_filter(month: date | None) -> str:
     """`month = $1` when a month is asked for (an index condition in every plan), else no condition on it."""
     return "month = $1::date" if month is not None else "$1::date IS NULL"
+
+
+def _hospital_filter(kode_rs: str | None) -> str:
+    """The same for `kode_rs = $2`: a generic plan of `$2 IS NULL OR kode_rs = $2` could not use the index."""
+    return "kode_rs = $2::text" if kode_rs is not None else "$2::text IS NULL"
 
 
 async def tariff_gap(
@@ -37,7 +40,7 @@ async def tariff_gap(
     month_filter = _month_filter(month)
     rows = await conn.fetch(
         f"""SELECT cbg_code, kode_rs, claims, tarif_rs, grouped_tarif, verified, verified_rs, approved
-            FROM {source} WHERE {month_filter} AND {_HOSPITAL} AND claims > 0
+            FROM {source} WHERE {month_filter} AND {_hospital_filter(kode_rs)} AND claims > 0
             ORDER BY tarif_rs - grouped_tarif DESC, cbg_code COLLATE "C", kode_rs COLLATE "C" LIMIT $3::int""",
         month, kode_rs, limit,
     )  # fmt: skip
@@ -91,7 +94,7 @@ async def pending_rate(conn: Conn, month: date | None, kode_rs: str | None = Non
     rows = await conn.fetch(
         f"""SELECT kode_rs, sum(claims) AS claims, sum(first_decided) AS first_decided,
                    sum(first_pended) AS first_pended
-            FROM analytics_pending WHERE {_MONTH} AND {_HOSPITAL}
+            FROM analytics_pending WHERE {_month_filter(month)} AND {_hospital_filter(kode_rs)}
             GROUP BY kode_rs HAVING sum(first_decided) > 0
             ORDER BY sum(first_pended)::float8 / sum(first_decided) DESC, kode_rs""",
         month, kode_rs,
@@ -102,7 +105,7 @@ async def pending_rate(conn: Conn, month: date | None, kode_rs: str | None = Non
 async def payment_months(conn: Conn, month: date | None) -> list[PaymentMonthRow]:
     rows = await conn.fetch(
         f"""SELECT month, payments, on_time, approved, penalty, total_paid, days_late
-            FROM analytics_payment_months WHERE {_MONTH} ORDER BY month""",
+            FROM analytics_payment_months WHERE {_month_filter(month)} ORDER BY month""",
         month,
     )
     return [PaymentMonthRow(r["month"], *(int(r[k]) for k in (
@@ -114,7 +117,7 @@ async def capitation(conn: Conn, month: date | None, limit: int | None = None) -
     rows = await conn.fetch(
         f"""SELECT month, kode_faskes, facility_type, registered_members, rate, base_amount, kbk_score,
                    kbk_percentage, amount
-            FROM analytics_capitation WHERE {_MONTH}
+            FROM analytics_capitation WHERE {_month_filter(month)}
             ORDER BY month, kbk_percentage, kode_faskes LIMIT $2::int""",
         month, limit,
     )  # fmt: skip

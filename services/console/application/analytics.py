@@ -90,7 +90,8 @@ class Projection:
 
     @staticmethod
     def rejected(f: ClaimFacts, e: ClaimRejected) -> ClaimFacts:
-        return analytics.rejected(f, e.payload.revision, e.payload.kode_rs, refusal=e.payload.refusal)
+        p = e.payload
+        return analytics.rejected(f, p.revision, p.kode_rs, refusal=p.refusal, stage=p.stage)
 
     @staticmethod
     def verified(f: ClaimFacts, e: ClaimVerified) -> ClaimFacts:

@@ -149,11 +149,13 @@ def pended(f: ClaimFacts, revision: int, kode_rs: str, resubmit_by: date) -> Cla
     return f
 
 
-def rejected(f: ClaimFacts, revision: int, kode_rs: str, *, refusal: bool) -> ClaimFacts:
-    """A rejection of the claim (tidak layak); a refusal of one event leaves the claim as it was."""
+def rejected(f: ClaimFacts, revision: int, kode_rs: str, *, refusal: bool, stage: str = "verifier") -> ClaimFacts:
+    """A rejection of the claim (tidak layak); a refusal of one event leaves the claim as it was. Only the
+    verifier's count as a first-submission decision: the grouper refusing unreadable data is not a verification."""
     if refusal:
         return f
-    return _step(_first(replace(f, kode_rs=f.kode_rs or kode_rs), revision, pended=False), "rejected", revision, 3)
+    f = replace(f, kode_rs=f.kode_rs or kode_rs)
+    return _step(_first(f, revision, pended=False) if stage == "verifier" else f, "rejected", revision, 3)
 
 
 def verified(

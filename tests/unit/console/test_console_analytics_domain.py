@@ -67,6 +67,8 @@ def test_a_pend_then_its_expiry_leaves_the_claim_rejected_and_a_refusal_changes_
     expired = analytics.rejected(facts, 0, "0301R002", refusal=False)
     assert (expired.status, expired.first_pended, expired.first_decided) == ("rejected", True, True)
     assert analytics.pended(expired, 0, "0301R002", date(2026, 11, 19)) == expired  # the pend arriving late
+    unreadable = analytics.rejected(ClaimFacts("G1"), 0, "0301R002", refusal=False, stage="grouper")
+    assert (unreadable.status, unreadable.first_decided) == ("rejected", False)  # not a verifier's decision
 
 
 def test_a_regrouping_moves_the_claim_between_aggregate_rows() -> None:
