@@ -115,7 +115,8 @@ def members_csv() -> str:
 
 def load_state() -> dict[str, Any]:
     if not STATE_FILE.exists():
-        return {"hospitals": {}, "accounts": {}, "participants_imported": False, "next_seq": 0}
+        # The feed's SEP numbers start somewhere new for each fresh state (and move on when one is taken).
+        return {"hospitals": {}, "accounts": {}, "next_seq": 0, "sep_start": random.randrange(450_000)}
     state: dict[str, Any] = json.loads(STATE_FILE.read_text())
     return state
 
@@ -206,69 +207,78 @@ def key_file(operator_id: str) -> Path:
 
 
 def seed(dsn: str, *, console: bool) -> dict[str, Any]:
-    """Members, gateway credentials and console accounts not seeded yet; the state with every secret."""
+    """Members, gateway credentials and console accounts the database lacks; the state with every secret.
+
+    What exists is judged on the database (claimsctl's own listings), so a restart seeds nothing and a
+    database wiped without `.local/demo` (or the reverse) is seeded again rather than half-trusted.
+    """
     state = load_state()
-    if not state.get("participants_imported"):
+    checked = [EXAMPLE_CARD, active_card(ACTIVE_MEMBERS - 1), inactive_card(INACTIVE_MEMBERS - 1)]
+    if asyncio.run(_members_found(dsn, checked)) < len(checked):
         MEMBERS_FILE.parent.mkdir(parents=True, exist_ok=True)
         MEMBERS_FILE.write_text(members_csv())
         for csv in (EXAMPLE_MEMBERS, MEMBERS_FILE):
             claimsctl("participants", "import", str(csv))
-        state["participants_imported"] = True
-        save_state(state)
+    registered = {json.loads(line)["cons_id"] for line in claimsctl("hospitals", "list", "--json").splitlines()}
     for h in HOSPITALS:
-        if h.cons_id not in state["hospitals"]:
-            state["hospitals"][h.cons_id] = {"kode_rs": h.kode_rs, "name": h.name, "secret": _credential(h)}
+        if h.cons_id not in state["hospitals"] or h.cons_id not in registered:
+            secret = _credential(h, registered=h.cons_id in registered)
+            state["hospitals"][h.cons_id] = {"kode_rs": h.kode_rs, "name": h.name, "secret": secret}
             save_state(state)
     if console:
+        accounts = {a["operator_id"]: a["key_id"] for a in json.loads(claimsctl("console", "accounts", "list"))}
         for op in OPERATORS:
-            if op.id not in state["accounts"]:
-                password = secrets.token_urlsafe(12)
-                claimsctl("console", "accounts", "add", op.id, "--key", str(key_file(op.id)), "--password-stdin",
-                          stdin=password + "\n")  # fmt: skip
-                state["accounts"][op.id] = {"role": op.role, "password": password}
-                save_state(state)
-    asyncio.run(_wait_members(dsn, [EXAMPLE_CARD, active_card(ACTIVE_MEMBERS - 1), inactive_card(0)]))
+            key = key_file(op.id)
+            if op.id in state["accounts"] and accounts.get(op.id) == "ed25519:" + key.stem.rsplit(".", 1)[1]:
+                continue
+            password = secrets.token_urlsafe(12)
+            claimsctl("console", "accounts", "add", op.id, "--key", str(key), "--password-stdin",
+                      stdin=password + "\n")  # fmt: skip
+            state["accounts"][op.id] = {"role": op.role, "password": password}
+            save_state(state)
+    asyncio.run(_wait_members(dsn, checked))
     return state
 
 
 EXAMPLE_CARD: Final = "0001234567890"  # the README example claim's member (examples/participants.csv)
 
 
-def _credential(h: DemoHospital) -> str:
+def _credential(h: DemoHospital, *, registered: bool) -> str:
     """`claimsctl hospitals add`; a credential registered before whose secret this demo lost gets a new one."""
-    args = ["hospitals", "add", "--cons-id", h.cons_id, "--name", h.name, "--json"]
-    if h.kode_rs is None:
-        args.append("--operator")
-    else:
-        args += ["--kode-rs", h.kode_rs, "--kode-tarif", str(h.kode_tarif), "--regional", str(h.regional)]
-    try:
-        out = claimsctl(*args)
-    except DemoError as exc:
-        if "registered already" not in str(exc):
-            raise
+    if registered:
         out = claimsctl("hospitals", "rotate-secret", h.cons_id, "--overlap-hours", "0", "--json")
+    else:
+        args = ["hospitals", "add", "--cons-id", h.cons_id, "--name", h.name, "--json"]
+        if h.kode_rs is None:
+            args.append("--operator")
+        else:
+            args += ["--kode-rs", h.kode_rs, "--kode-tarif", str(h.kode_tarif), "--regional", str(h.regional)]
+        out = claimsctl(*args)
     secret: str = json.loads(out.strip().splitlines()[-1])["secret"]
     return secret
 
 
-async def _wait_members(dsn: str, cards: list[str], within_s: float = 60) -> None:
-    """Until the verifier has applied the imported members (the feed's first claims must find them)."""
+async def _members_found(dsn: str, cards: list[str]) -> int:
+    """How many of `cards` the verifier's eligibility projection holds."""
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
     try:
-        deadline = time.monotonic() + within_s
-        while True:
-            found = await conn.fetchval(
-                "SELECT count(DISTINCT nomor_kartu) FROM verifier.participants WHERE nomor_kartu = ANY($1)", cards
-            )
-            if found == len(cards):
-                return
-            if time.monotonic() > deadline:
-                raise DemoError(f"the verifier has {found} of {len(cards)} demo members after {within_s:g} s")
-            await asyncio.sleep(0.2)
+        found: int = await conn.fetchval(
+            "SELECT count(DISTINCT nomor_kartu) FROM verifier.participants WHERE nomor_kartu = ANY($1)", cards
+        )
+        return found
     finally:
         await conn.close()
+
+
+async def _wait_members(dsn: str, cards: list[str], within_s: float = 60) -> None:
+    """Until the verifier has applied the imported members (the feed's first claims must find them)."""
+    deadline = time.monotonic() + within_s
+    while (found := await _members_found(dsn, cards)) < len(cards):
+        if time.monotonic() > deadline:
+            raise DemoError(f"the verifier has {found} of {len(cards)} demo members after {within_s:g} s")
+        await asyncio.sleep(0.2)
 
 
 def summary(state: Mapping[str, Any], urls: Mapping[str, str], *, console: bool) -> str:
@@ -360,10 +370,12 @@ class Feed:
         cons_id, hospital = self.hospitals[seq % len(self.hospitals)]
         kode_rs = hospital["kode_rs"]
         card = inactive_card(seq) if kind == "ineligible" else active_card(seq)
-        # Past the member pool, the stays move a month back per round so a member's stays never overlap.
-        discharged = datetime.now(WIB).date() - timedelta(days=1 + seq % 3 + 30 * (seq // ACTIVE_MEMBERS))
+        # Past the member pool, the stays move a month back per round so a member's stays do not overlap; after
+        # five rounds (inside the 6-month claim window) they come round again, and reviewers see readmissions.
+        back = 1 + seq % 3 + 30 * ((seq // ACTIVE_MEMBERS) % 5)
+        discharged = datetime.now(WIB).date() - timedelta(days=back)
         # A SEP is kode RS + MMYY + 'V' + 6 digits; the feed's start at 500000, clear of the examples' numbers.
-        sep = f"{kode_rs}{discharged:%m%y}V{500_000 + seq % 500_000:06d}"
+        sep = f"{kode_rs}{discharged:%m%y}V{500_000 + (seq + self.state.get('sep_start', 0)) % 500_000:06d}"
         claim = claim_for(self.rng, kode_rs, card, sep, discharged, Kind(kind))
         return kind, cons_id, claim
 
@@ -395,14 +407,17 @@ class Feed:
                       flush=True)  # fmt: skip
             await asyncio.sleep(max(0.0, min(next_at, next_run) - time.monotonic()))
 
-    async def post(self, http: Any, cons_id: str, path: str, doc: Any) -> bool:
+    async def post(self, http: Any, cons_id: str, path: str, doc: Any, *, resubmission: bool = False) -> bool:
         body = json.dumps(doc).encode()
         try:
             r = await http.post(path, content=body, headers=self.headers(cons_id, body))
         except Exception as exc:  # the gateway restarting: the next claim tries again
             print(f"demo feed: {path}: {exc!r}", flush=True)
             return False
-        if r.status_code != 202:
+        if r.status_code == 409 and "already-submitted" in r.text and path == "/v1/claims" and not resubmission:
+            # SEPs an earlier demo on this database used (its .local/demo/state.json was removed): move on.
+            self.state["sep_start"] = int(self.state.get("sep_start", 0)) + 1000
+        elif r.status_code != 202:
             print(f"demo feed: {path}: {r.status_code} {r.text[:300]}", flush=True)
         return bool(r.status_code == 202)
 
@@ -420,7 +435,7 @@ class Feed:
         if item.action == "resubmit" and status == "pended":
             consent = DocumentRef(doc_type="informed_consent", ref=f"IC/{item.claim.nomor_sep}")
             fixed = item.claim.model_copy(update={"documents": [*item.claim.documents, consent]})
-            await self.post(http, item.cons_id, "/v1/claims", fixed.model_dump(mode="json"))
+            await self.post(http, item.cons_id, "/v1/claims", fixed.model_dump(mode="json"), resubmission=True)
         elif item.action == "dispute" and status in ("verified", "paid"):
             claimed = int(item.claim.tarif_rs.total())
             doc = {"requested_amount": claimed, "reason": "Hasil lab kreatinin terlampir: AKI terdokumentasi",
