@@ -286,13 +286,14 @@ def summary(state: Mapping[str, Any], urls: Mapping[str, str], *, console: bool)
     bar = "=" * 100
     lines = [bar, "make run demo (DEMO=1): the system is up, seeded, and a demo hospital feed is running", ""]
     if console:
-        lines.append(f"  console:        {urls['console']}/")
+        lines.append(f"  console:       {urls['console']}/   (sign in with an account below)")
     else:
-        lines.append("  console:        not in this checkout yet (services/console)")
+        lines.append("  console:       not in this checkout yet (services/console)")
     if "gateway" in urls:
-        lines.append(f"  gateway docs:   {urls['gateway']}/docs   (OpenAPI {urls['gateway']}/openapi.json)")
+        lines.append(f"  gateway docs:  {urls['gateway']}/docs   (OpenAPI {urls['gateway']}/openapi.json)")
+    lines.append("  health:")
     for name, url in urls.items():
-        lines.append(f"  {name + ' health:':<16}{url}/health/ready")
+        lines.append(f"    {name:<16} {url}/health/ready")
     if console:
         lines += ["", "  console accounts (operator / role / password):"]
         for op_id, acc in state["accounts"].items():
