@@ -61,7 +61,8 @@ def client(tmp_path: Path) -> TestClient:
     async def claim(request: Request, op: Annotated[SignedIn, Depends(require_role("reviewer"))]) -> HTMLResponse:
         return render(request, "disputes.html", {"rows": [{
             "claim_id": "C-1", "nomor_sep": "S", "kode_rs": "0301R001", "disputed_on": "2026-12-01",
-            "claimed_amount": 38_940_000, "approved_amount": 0, "requested_amount": None, "reason": '<script>alert("rs")</script>',
+            "claimed_amount": 38_940_000, "approved_amount": 0, "requested_amount": None,
+            "reason": '<script>alert("rs")</script>',
         }]})  # fmt: skip
 
     return TestClient(app, base_url="https://console.test", follow_redirects=False)
