@@ -480,6 +480,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-s", type=float, default=float(os.environ.get("DEMO_FEED_PER_S", "2")))
     parser.add_argument("--duration", type=float, default=None, help="Seconds (default: until stopped)")
     args = parser.parse_args(argv)
+    if args.per_s <= 0:
+        print("demo feed: off (DEMO_FEED_PER_S=0)", flush=True)
+        return 0
     import signal
 
     def _stop(*_: object) -> None:
