@@ -126,9 +126,15 @@ def accounts_add(
 
 @accounts_app.command("list")
 def accounts_list(schema: SchemaOption = "console") -> None:
-    """Accounts, their key ids, and any lock (roles: `claimsctl operators list`)."""
+    """Accounts: key id, roles from the operator registry, and any wrong-password count or lock."""
     rows = _run(schema, lambda conn: SqlAccounts(conn).listing())
-    typer.echo(json.dumps(rows, default=str, indent=2))
+    try:
+        registry = load_registry(registry_path(get_settings().operators.registry_file))
+        roles = {o.id: list(o.roles) for o in registry.operators}
+    except (OSError, ValueError):
+        roles = {}
+    # Roles as the registry gives them now (none: the operator is no longer in it, and can open nothing).
+    typer.echo(json.dumps([{**r, "roles": roles.get(r["operator_id"], [])} for r in rows], default=str, indent=2))
 
 
 @accounts_app.command("unlock")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import serialization
@@ -10,8 +12,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from shared.operators import OperatorSigner
 
 _HASHER = PasswordHasher()
-# Verified against when the login names no account, so an unknown operator id costs the same time.
-_DUMMY_HASH = _HASHER.hash("no account has this password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the login names no account, so an unknown operator id costs the same time
+    (made on first use: hashing at import would slow every claimsctl start-up)."""
+    return _HASHER.hash("no account has this password")
+
+
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -22,7 +31,7 @@ def hash_password(password: str) -> str:
 def password_matches(stored_hash: str | None, password: str) -> bool:
     """Whether `password` is the one hashed; with no hash (no such account) the same work is done, False."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -62,6 +62,8 @@ class World:
     disputed_claim: str
     stale_claim: str
     browser: Browser
+    env: dict[str, str]
+    schema: str
 
 
 def grouped(claim_id: str, card: str, sep: str) -> Envelope:
@@ -211,7 +213,7 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
         playwright = await stack_of.enter_async_context(async_playwright())
         browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         stack_of.push_async_callback(browser.close)
-        yield World(lane, url, verifier_pool, payments_pool, held, other, late, browser)
+        yield World(lane, url, verifier_pool, payments_pool, held, other, late, browser, env, schema)
 
 
 def start_console(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -336,7 +338,7 @@ async def test_a_maker_requests_a_run_and_an_approver_approves_it_and_the_run_is
     await approver.context.close()
 
 
-async def test_three_wrong_passwords_lock_the_account(world: World) -> None:
+async def test_three_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(world: World) -> None:
     page = await signed_in(world, "test.maker2", "salah-1")
     await expect(page.locator("#login-message")).to_have_text("ID operator atau kata sandi salah.")
     for attempt in ("salah-2", "salah-3"):
@@ -348,7 +350,23 @@ async def test_three_wrong_passwords_lock_the_account(world: World) -> None:
     await expect(page.locator("#login-message")).to_contain_text("Akun terkunci")
     await expect(page).to_have_url(f"{world.url}/login")
     assert "console_session" not in {c["name"] for c in await page.context.cookies()}
+    # An admin lifts the lock; then the right password signs in.
+    assert json.loads(await claimsctl(world, "unlock", "test.maker2")) == {"account": "test.maker2", "unlocked": True}
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(f"{world.url}/approvals")
     await page.context.close()
+
+
+async def claimsctl(world: World, *args: str) -> str:
+    """`claimsctl console accounts ARGS` on the module's console schema; its stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "console", "accounts", *args, "--schema", world.schema, env=world.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
 
 
 async def test_a_reviewer_cannot_open_the_approvals_page_in_either_language(world: World) -> None:
