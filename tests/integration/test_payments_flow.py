@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from services.payments.adapters.repository import account_balances
 from services.payments.cli import hospital_report
+from services.payments.entrypoints import monitor
 from services.payments.entrypoints.monitor import check_deadlines
 from services.payments.service import SPEC
 from shared.calendar import add_working_days
@@ -294,6 +296,34 @@ async def test_overdue_notices_once_then_each_working_day_with_the_accrued_penal
     ]
     assert [(e.payload.as_of, e.payload.working_days_left) for e in warnings] == [(date(2026, 3, 11), 3)]
     assert add_working_days(date(2026, 2, 23), 15) == date(2026, 3, 16)
+
+
+async def test_the_payables_gauges_follow_a_payment_run_the_same_day(
+    lane: Lane, clock: FixedClock, payments_db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alerts' gauges drop once a run has paid, without waiting for the next midnight check."""
+    monkeypatch.setattr(monitor, "GAUGE_REFRESH_S", 0.2)  # 60 s in production
+    claims = [
+        verified(1, date(2026, 2, 3)),  # due 26 Feb: 4 days late on RUN_DAY, penalty 10,206 (see EXPECTED_PAID)
+        verified(2, date(2026, 2, 9)),  # due 4 Mar: 2 working days left, within the 3-day warning window
+        verified(3, date(2026, 2, 23)),  # due 16 Mar: on track
+    ]
+    async with running(lane.isolate(SPEC), lane.settings()):
+        await lane.publish(claims)  # after the start-up check: only the periodic refresh shows them
+        await eventually(lambda: _gauges((3 * AMOUNT, 3, 1, 1, 10_206)))
+        await lane.publish(approved(run_command("R-GAUGES", AMOUNT + 10_206 + AMOUNT)))  # the two oldest
+        await eventually(lambda: run_applied(payments_db, "R-GAUGES"))
+        await eventually(lambda: _gauges((AMOUNT, 1, 0, 0, 0)))
+    paid = {
+        r["claim_id"] for r in await rows(payments_db, "SELECT claim_id FROM payables WHERE payment_id IS NOT NULL")
+    }
+    assert paid == {"PAY-TEST-0001", "PAY-TEST-0002"}
+
+
+async def _gauges(want: tuple[int, int, int, int, int]) -> bool:
+    names = ("payables_outstanding_rupiah", "payables_outstanding", "payables_at_risk", "payables_overdue",
+             "penalty_accrued_rupiah")  # fmt: skip
+    return tuple(REGISTRY.get_sample_value(n) for n in names) == want
 
 
 async def _count(pool: asyncpg.Pool, table: str, n: int) -> bool:
