@@ -63,14 +63,25 @@ class Readers:
     # ------------------------------------------------------------------------------------------ verifier
 
     async def review_queue(self) -> list[dict[str, Any]]:
-        """`claimsctl review list`'s rows, each with its CMG."""
+        """`claimsctl review list`'s rows, each with its CMG and INA-CBG code."""
         async with (await self.pool("verifier")).acquire() as conn:
             rows = await verifier_repo.review_queue(conn)
+            # The INA-CBG code the grouper gave the current revision (its ClaimGrouped in the timeline).
             extra = await conn.fetch(
-                "SELECT claim_id, cmg FROM claims WHERE claim_id = ANY($1::text[])", [r["claim_id"] for r in rows]
+                """SELECT c.claim_id, c.cmg, h.detail->'grouping'->>'cbg_code' AS cbg_code
+                   FROM claims c
+                   LEFT JOIN LATERAL (SELECT detail FROM claim_history
+                                      WHERE claim_id = c.claim_id AND event_type = 'ClaimGrouped'
+                                      ORDER BY id DESC LIMIT 1) h ON true
+                   WHERE c.claim_id = ANY($1::text[])""",
+                [r["claim_id"] for r in rows],
             )
-        cmg = {r["claim_id"]: r["cmg"] for r in extra}
-        return [{**r, "cmg": cmg.get(r["claim_id"])} for r in rows]
+        found = {r["claim_id"]: (r["cmg"], r["cbg_code"]) for r in extra}
+        out = []
+        for r in rows:
+            cmg, cbg_code = found.get(r["claim_id"], (None, None))
+            out.append({**r, "cmg": cmg, "cbg_code": cbg_code})
+        return out
 
     async def claim(self, claim_id: str) -> tuple[ClaimHeader | None, list[dict[str, Any]]]:
         """The claim as the verifier holds it, and its whole timeline (`claimsctl claim show`)."""

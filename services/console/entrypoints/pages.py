@@ -104,7 +104,7 @@ async def review_queue(
         codes = [x.get("code", "") for x in r["review_reasons"]]
         if hospital and hospital.strip().upper() not in r["kode_rs"].upper():
             continue
-        if cbg and not (r["cmg"] or "").upper().startswith(cbg.strip().upper()):
+        if cbg and not (r["cbg_code"] or r["cmg"] or "").upper().startswith(cbg.strip().upper()):
             continue
         if reason and reason not in codes:
             continue
