@@ -59,9 +59,10 @@ def run_report(
         typer.echo(table, nl=False)
     else:
         csv.write_text(table, encoding="utf-8")
-    for path, fmt in ((png, "png"), (svg, "svg")):
-        if path is not None:
-            path.write_bytes(render_chart(report, lang, fmt))  # type: ignore[arg-type]
+    if png is not None:
+        png.write_bytes(render_chart(report, lang, "png"))
+    if svg is not None:
+        svg.write_bytes(render_chart(report, lang, "svg"))
     written = [str(p) for p in (csv, png, svg) if p is not None]
     if written:
         typer.echo(f"{title(report, lang)}: {len(report.rows)} row(s) -> {', '.join(written)}", err=True)

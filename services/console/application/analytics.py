@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from services.console.adapters import analytics_queries as queries
@@ -216,55 +217,57 @@ def _raw(value: object, kind: str) -> str:
 
 
 def render_chart(report: Report, language: str, fmt: Literal["png", "svg"]) -> bytes:
-    """The report's chart, server-side with matplotlib's Agg backend (no display, no browser)."""
+    """The report's chart, server-side with matplotlib's Agg backend (no display, no browser).
+
+    A Figure of its own (no pyplot state), so pages may draw in worker threads; the same figures again (a
+    report is a frozen value) are served from the cache instead of drawn twice.
+    """
+    return _draw(report, language, fmt)
+
+
+@lru_cache(maxsize=64)
+def _draw(report: Report, language: str, fmt: str) -> bytes:
     import matplotlib
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    # SVG text as text, not glyph outlines: a tenth of the size and time, and readable by screen readers.
+    matplotlib.rcParams["svg.fonttype"] = "none"
+    from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
     chart = report.chart
-    # SVG text as text, not glyph outlines: a tenth of the size and time, and readable by screen readers.
-    with plt.rc_context({"svg.fonttype": "none"}):
-        return _draw(plt, FuncFormatter, report, chart, language, fmt)
-
-
-def _draw(plt: Any, formatter: Any, report: Report, chart: analytics.Chart, language: str, fmt: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(9, 5), dpi=100)
-    try:
-        if not chart.categories:
-            ax.text(0.5, 0.5, label("no_data", language), ha="center", va="center", transform=ax.transAxes)
-            ax.set_axis_off()
-        else:
-            positions = list(range(len(chart.categories)))
-            width = 0.8 / max(len(chart.series), 1)
-            for i, (key, values) in enumerate(chart.series):
-                at = [p + (i - (len(chart.series) - 1) / 2) * width for p in positions]
-                if chart.horizontal:
-                    ax.barh(at, values, height=width, label=label(key, language), color="#1f6f8b")
-                else:
-                    ax.bar(at, values, width=width, label=label(key, language), color="#1f6f8b")
-            value_axis = ax.xaxis if chart.horizontal else ax.yaxis
-            if chart.y_label == "rupiah":
-                value_axis.set_major_formatter(formatter(lambda v, _: analytics.compact_rupiah(v, language)))
-            else:
-                value_axis.set_major_formatter(formatter(lambda v, _: analytics.percent(v / 100, language)))
+    fig = Figure(figsize=(9, 5), dpi=100)
+    ax = fig.subplots()
+    if not chart.categories:
+        ax.text(0.5, 0.5, label("no_data", language), ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        positions = list(range(len(chart.categories)))
+        width = 0.8 / max(len(chart.series), 1)
+        for i, (key, values) in enumerate(chart.series):
+            at = [p + (i - (len(chart.series) - 1) / 2) * width for p in positions]
             if chart.horizontal:
-                ax.set_yticks(positions, chart.categories, fontsize=8)
-                ax.invert_yaxis()
+                ax.barh(at, values, height=width, label=label(key, language), color="#1f6f8b")
             else:
-                ax.set_xticks(positions, chart.categories, rotation=45, ha="right", fontsize=8)
-            if chart.target is not None:
-                ax.axhline(chart.target, color="#c0392b", linestyle="--", label=label("target", language))
-                ax.legend(loc="upper right")
-            ax.grid(axis="x" if chart.horizontal else "y", alpha=0.3)
-        ax.set_title(title(report, language), fontsize=11)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
+                ax.bar(at, values, width=width, label=label(key, language), color="#1f6f8b")
+        value_axis = ax.xaxis if chart.horizontal else ax.yaxis
+        if chart.y_label == "rupiah":
+            value_axis.set_major_formatter(FuncFormatter(lambda v, _: analytics.compact_rupiah(v, language)))
+        else:
+            value_axis.set_major_formatter(FuncFormatter(lambda v, _: analytics.percent(v / 100, language)))
+        if chart.horizontal:
+            ax.set_yticks(positions, chart.categories, fontsize=8)
+            ax.invert_yaxis()
+        else:
+            ax.set_xticks(positions, chart.categories, rotation=45, ha="right", fontsize=8)
+        if chart.target is not None:
+            ax.axhline(chart.target, color="#c0392b", linestyle="--", label=label("target", language))
+            ax.legend(loc="upper right")
+        ax.grid(axis="x" if chart.horizontal else "y", alpha=0.3)
+    ax.set_title(title(report, language), fontsize=11)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    return buffer.getvalue()
 
 
 def default_month(today: date) -> date:

@@ -7,6 +7,7 @@ Any signed-in operator may read them; the language is the operator's (a download
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -68,7 +69,10 @@ async def _download(request: Request, kind: str, fmt: str, operator: SignedIn, m
     at = _month(month)
     async with _pool(request).acquire() as conn:
         report = await build_report(kind, conn, at, hospital.strip() or None, limit=None if fmt == "csv" else PAGE_ROWS)
-    body = to_csv(report, language).encode() if fmt == "csv" else render_chart(report, language, fmt)  # type: ignore[arg-type]
+    if fmt == "csv":
+        body = to_csv(report, language).encode()
+    else:  # drawn in a worker thread: the event loop keeps serving other pages meanwhile
+        body = await asyncio.to_thread(render_chart, report, language, "png" if fmt == "png" else "svg")
     name = f"{kind}-{at:%Y-%m}" if at else kind
     return Response(body, media_type=CONTENT_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}.{fmt}"' if fmt != "svg" else "inline",
