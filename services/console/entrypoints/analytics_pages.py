@@ -50,14 +50,16 @@ def _known(kind: str) -> str:
 
 @router.get("/analytics")
 async def analytics_index(
-    request: Request, operator: Annotated[SignedIn, Depends(current_operator)], month: str = ""
+    request: Request, operator: Annotated[SignedIn, Depends(current_operator)], month: str | None = None
 ) -> HTMLResponse:
+    """Every report's chart for one month (without `month` the latest with claims; `month=` every month)."""
     async with _pool(request).acquire() as conn:
         available = await months(conn)
+    at = _month(month) if month is not None else (available[0] if available else None)
     language = _language(operator, "")
     reports = [(kind, analytics.label(kind, language)) for kind in analytics.REPORTS]
     return render(request, "analytics.html", {
-        "reports": reports, "months": available, "month": month, "language": language,
+        "reports": reports, "months": available, "month": f"{at:%Y-%m}" if at else "", "language": language,
         "l": lambda key: analytics.label(key, language),
     })  # fmt: skip
 

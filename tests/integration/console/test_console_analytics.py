@@ -350,6 +350,9 @@ async def test_the_pages_show_the_figures_in_rupiah_and_offer_csv_png_and_svg(wo
         assert page.status_code == 200
         assert "Selisih tarif RS vs INA-CBG" in page.text and "Rp 7.605.000" in page.text
         assert 'href="/analytics/tariff-gap.png?month=2026-11&amp;lang=id"' in page.text
+        index = await http.get("/analytics")  # every report's chart, for the latest month with claims
+        assert index.text.count('<section class="card" data-report=') == 5
+        assert 'src="/analytics/tariff-gap.svg?month=2026-11&amp;lang=id"' in index.text
         latest = await http.get("/analytics/pending-rate")  # no month: the latest with claims, 2026-11
         assert "2026-11" in latest.text and "33,3 %" in latest.text and "25,0 %" in latest.text
         table = await http.get("/analytics/tariff-gap.csv", params={"month": "2026-11"})
