@@ -35,7 +35,9 @@ def where(request: Request) -> Where:
         settings = get_settings()
         bootstrap, dsn = resolve_endpoints(settings)
         console = []
-    return Where(settings, bootstrap, dsn, [*SERVICES(), *console])
+    # The running console's own spec (its schema and groups as it runs) in place of the one in the table.
+    others = [s for s in SERVICES() if s.name not in {c.name for c in console}]
+    return Where(settings, bootstrap, dsn, [*others, *console])
 
 
 def _language(operator: SignedIn) -> str:
