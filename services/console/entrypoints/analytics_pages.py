@@ -22,6 +22,7 @@ from services.console.entrypoints.session import SignedIn, current_operator, ren
 
 router = APIRouter()
 PAGE_ROWS = 200  # a page shows the first rows (the widest gaps, the lowest KBK); CSV and charts have all
+NBSP = "\u00a0"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "png": "image/png", "svg": "image/svg+xml"}
 
 
@@ -116,7 +117,9 @@ async def analytics_report(
         report = await build_report(kind, conn, at, hospital.strip() or None, limit=PAGE_ROWS)
     query = urlencode({k: v for k, v in (("month", f"{at:%Y-%m}" if at else ""), ("hospital", hospital.strip()),
                                           ("lang", language)) if v})  # fmt: skip
-    rows = [[analytics.cell(v, c.kind, language) for v, c in zip(row, report.columns, strict=True)]
+    # A no-break space keeps `Rp 38.940.000` and `4,5 %` on one line in a narrow column.
+    rows = [[analytics.cell(v, c.kind, language).replace(" ", NBSP) if c.kind in ("rupiah", "percent")
+             else analytics.cell(v, c.kind, language) for v, c in zip(row, report.columns, strict=True)]
             for row in report.rows]  # fmt: skip
     return render(request, "analytics_report.html", {
         "kind": kind, "title": title(report, language), "report": report, "rows": rows,

@@ -40,6 +40,11 @@ def where(request: Request) -> Where:
     return Where(settings, bootstrap, dsn, [*others, *console])
 
 
+def no_break(text: str) -> str:
+    """`Rp 38.940.000` kept on one line in a narrow column (a no-break space)."""
+    return text.replace(" ", "\u00a0")
+
+
 def _language(operator: SignedIn) -> str:
     return operator.language if operator.language in ("id", "en") else "id"
 
@@ -50,7 +55,7 @@ async def _page(request: Request, operator: SignedIn, days: int, extra: dict[str
         view = await operations_view(conn, where(request), get_calendar(), get_clock().today(), days)
     return render(request, "operations.html", {
         "view": view, "days": days, "language": language,
-        "l": lambda key, **values: operations.label(key, language, **values), **extra,
+        "l": lambda key, **values: operations.label(key, language, **values), "nb": no_break, **extra,
     })  # fmt: skip
 
 

@@ -348,13 +348,13 @@ async def test_the_pages_show_the_figures_in_rupiah_and_offer_csv_png_and_svg(wo
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as http:
         page = await http.get("/analytics/tariff-gap", params={"month": "2026-11"})
         assert page.status_code == 200
-        assert "Selisih tarif RS vs INA-CBG" in page.text and "Rp 7.605.000" in page.text
+        assert "Selisih tarif RS vs INA-CBG" in page.text and "Rp\u00a07.605.000" in page.text  # no-break space
         assert 'href="/analytics/tariff-gap.png?month=2026-11&amp;lang=id"' in page.text
         index = await http.get("/analytics")  # every report's chart, for the latest month with claims
         assert index.text.count('<section class="card" data-report=') == 5
         assert 'src="/analytics/tariff-gap.svg?month=2026-11&amp;lang=id"' in index.text
         latest = await http.get("/analytics/pending-rate")  # no month: the latest with claims, 2026-11
-        assert "2026-11" in latest.text and "33,3 %" in latest.text and "25,0 %" in latest.text
+        assert "2026-11" in latest.text and "33,3\u00a0%" in latest.text and "25,0\u00a0%" in latest.text
         table = await http.get("/analytics/tariff-gap.csv", params={"month": "2026-11"})
         assert table.headers["content-type"].startswith("text/csv")
         assert table.text.splitlines()[1].startswith("J-4-16-III,0301R002,1,20000000,12395000,7605000")
@@ -366,4 +366,4 @@ async def test_the_pages_show_the_figures_in_rupiah_and_offer_csv_png_and_svg(wo
     english = httpx.ASGITransport(console_app(world.pool, "en"))
     async with httpx.AsyncClient(transport=english, base_url="http://console") as http:
         page = await http.get("/analytics/pending-rate", params={"month": "2026-11"})
-        assert "Pending rate per hospital (target &lt; 5 %)" in page.text and "33.3 %" in page.text
+        assert "Pending rate per hospital (target &lt; 5 %)" in page.text and "33.3\u00a0%" in page.text

@@ -8,6 +8,7 @@ from datetime import date
 from services.console.application.operations import OperationsView
 from services.console.domain import operations
 from services.console.domain.operations import Deadline, OverduePayable
+from services.console.entrypoints.operations_pages import no_break
 from services.console.entrypoints.session import templates_environment
 from shared.calendar import WorkingCalendar
 
@@ -56,6 +57,7 @@ def test_the_operations_page_renders_in_both_languages_and_escapes() -> None:
         html = templates_environment().get_template("operations.html").render(
             t=lambda key, **_: key, language=language, operator=None, path="/operations", csrf_token="", zones={},
             view=view, days=3, l=lambda key, language=language, **values: operations.label(key, language, **values),
+            nb=no_break,
         )  # fmt: skip
         assert heading in html
         assert "<b>A</b>" not in html and "&lt;b&gt;A&lt;/b&gt;" in html
