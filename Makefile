@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: tools run test lint unit integration migrate schemas bench bench-grouper bench-gateway clean stack deploy-check docs contract-check
+.PHONY: tools run test lint unit integration migrate schemas bench bench-grouper bench-gateway bench-console clean stack deploy-check docs contract-check
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ bench-grouper: $(STAMP)
 ## Gateway: signed submissions per second through the HTTP gateway to claims.submitted, and p99 latency.
 bench-gateway: $(STAMP)
 	$(BIN)/python -m bench.gateway $(if $(CLAIMS),--claims $(CLAIMS))
+
+## Console read model: 1,000,000 claims stored, each analytics and operations query timed -> bench/results/console.json.
+bench-console: $(STAMP)
+	$(BIN)/python -m bench.console_read_model $(if $(CLAIMS),--claims $(CLAIMS))
 
 ## The local stack alone (connection settings in .local/stack.env).
 stack: $(STAMP)
