@@ -78,6 +78,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     # claim page
     "claim.title": {"id": "Klaim {claim_id}", "en": "Claim {claim_id}"},
     "claim.timeline": {"id": "Riwayat klaim", "en": "Timeline"},
+    "claim.unknown": {"id": "Verifikator tidak mengenal klaim ini.", "en": "The verifier does not know this claim."},
     "claim.decide": {"id": "Keputusan verifikator", "en": "Reviewer's decision"},
     "claim.outcome": {"id": "Keputusan", "en": "Outcome"},
     "claim.note": {"id": "Alasan / catatan", "en": "Reason / note"},

@@ -131,10 +131,10 @@ async def _claim(request: Request, claim_id: str, extra: dict[str, Any], status:
     return render(request, "claim.html", context, status)
 
 
-def _stale(header: ClaimHeader | None, version: str) -> dict[str, str] | None:
-    now = header.version if header else "–"
-    if version and version != now:
-        return {"was": version.split("@")[0], "now": now.split("@")[0]}
+def _stale(header: ClaimHeader, version: str) -> dict[str, str] | None:
+    """The states the page showed and the claim has now, when it moved on since the page was rendered."""
+    if version and version != header.version:
+        return {"was": version.split("@")[0], "now": header.state}
     return None
 
 
@@ -146,8 +146,10 @@ async def decide(
 ) -> Response:  # fmt: skip
     form = {"outcome": outcome, "note": note, "amount": amount, "missing": missing}
     header, _ = await readers(request).claim(claim_id)
+    if header is None:
+        return await _claim(request, claim_id, {})  # no such claim: the 404 page
     stale = _stale(header, version)
-    refusals, approved, documents = review_refusals(header.state if header else None, form)
+    refusals, approved, documents = review_refusals(header.state, form)
     if stale is not None:
         STALE.labels("review").inc()
         return await _claim(request, claim_id, {"form": form, "errors": {}, "stale": stale}, 409)
@@ -181,8 +183,10 @@ async def rule(
 ) -> Response:  # fmt: skip
     form = {"outcome": outcome, "note": note, "amount": amount}
     header, _ = await readers(request).claim(claim_id)
+    if header is None:
+        return await _claim(request, claim_id, {})  # no such claim: the 404 page
     stale = _stale(header, version)
-    refusals, supplementary = ruling_refusals(header.state if header else None, form)
+    refusals, supplementary = ruling_refusals(header.state, form)
     if stale is not None:
         STALE.labels("ruling").inc()
         return await _claim(request, claim_id, {"form": form, "errors": {}, "stale": stale}, 409)
