@@ -86,6 +86,7 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
     app.state.settings = settings
     app.state.pool = pool
     app.state.schema = runtime.spec.schema
+    app.state.runtime = runtime  # /operations reads this instance's broker and database, not the environment's
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     policy = SignInPolicy(settings.max_failed_sign_ins, timedelta(minutes=settings.lockout_minutes),
                           timedelta(hours=settings.session_hours))  # fmt: skip
