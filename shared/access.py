@@ -8,7 +8,8 @@ Generated from the tables the code already runs on, so the broker's ACLs cannot 
   for the operators' tools and the console (`WRITES_BESIDES_PRODUCERS`);
 - the consumer **groups** it joins: its consumers' names (and `GROUPS_BESIDES_CONSUMERS`);
 - what it only **looks at** (Describe: end offsets, another group's committed offsets): the verifier's
-  sweep waits for the groups and topics of `services.verifier.settings.DEFAULT_SWEEP_WAITS_FOR`.
+  sweep waits for the groups and topics of `services.verifier.settings.DEFAULT_SWEEP_WAITS_FOR`; the
+  console's operations page measures every consumer group's lag (`WATCHES_EVERY_GROUP`).
 
 Compose (`deploy/gen_acls.py` -> deploy/kafka-acls.sh) and Kubernetes (Strimzi `KafkaUser`s,
 deploy/k8s/base/kafka-users.yaml) are both rendered from `principals()`; `make deploy-check`
@@ -48,7 +49,12 @@ READS_BESIDES_CONSUMERS: dict[str, frozenset[str]] = {
     # After a restore, payments rebuilds the payments its database lacks from what it published
     # (services/payments/entrypoints/reconciler.py): the broker outlives the database.
     "payments": frozenset({topics.CLAIMS_PAID, topics.CAPITATION_PAID}),
+    # The console's operations page lists every dead letter (by assignment, no group) to redrive it.
+    "console": frozenset(topics.dlq_topic(t.name) for t in topics.EVENT_TOPICS),
 }
+# The console's operations page measures every service's consumer lag: end offsets of the topics each
+# group consumes and the group's committed offsets (Describe only; it joins none of those groups).
+WATCHES_EVERY_GROUP: frozenset[str] = frozenset({"console"})
 GROUPS_BESIDES_CONSUMERS: dict[str, frozenset[str]] = {"notifier": frozenset({"notifier-dlq"})}
 # The operator console publishes, from its outbox, the commands its signed-in operators sign (exactly what
 # claimsctl publishes for them); the services check each command's operator signature, not the principal.
@@ -99,6 +105,10 @@ def _service(name: str) -> Principal:
     if name == "verifier":  # the sweep waits until the upstream groups have caught up (end and committed offsets)
         describes = frozenset(t for ts in DEFAULT_SWEEP_WAITS_FOR.values() for t in ts) - reads
         describes_groups = frozenset(DEFAULT_SWEEP_WAITS_FOR) - groups
+    if name in WATCHES_EVERY_GROUP:
+        watched = [c for other in SERVICES() for c in other.consumes]
+        describes = frozenset(t for c in watched for t in c.accepted) - reads
+        describes_groups = frozenset(c.name for c in watched) - groups
     return Principal(
         name=name,
         writes=produced_by(name)

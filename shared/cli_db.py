@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shared.db_roles import RolePlan, SchemaRole, provision_dsn, service_role
+from shared.db_roles import RolePlan, SchemaRole, grant_operations_dsn, provision_dsn, service_role
 from shared.settings import DatabaseSettings, Settings, get_settings
 
 db_app = typer.Typer(help="PostgreSQL roles: one per service owning its schema; claimsctl's read-only and ops roles.")
@@ -64,6 +64,9 @@ def provision(
         typer.echo(line)
     if migrate:
         _migrate_all(dsn)
+        # The audit table exists now: the console's operations page may record redrives in it.
+        for line in asyncio.run(grant_operations_dsn(dsn, role_plan(settings.database))):
+            typer.echo(line)
 
 
 def _migrate_all(dsn: str) -> None:

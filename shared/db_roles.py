@@ -12,7 +12,10 @@ an admin DSN that may create roles. It is idempotent: run it on every roll-out. 
   `jkn_claimsctl_ro`: operators' tools read the services' schemas and write only `ops`.
 - `jkn_console` (the operator console, `READING_SERVICES`) is a member of `jkn_claimsctl_ro` too: its queues
   are read from the verifier's and the payments service's tables, as claimsctl reads them; it writes only
-  its own schema (accounts, sessions, its outbox).
+  its own schema (accounts, sessions, its outbox). Its operations page reads the services' `outbox` and the
+  notifier's `deliveries`/`subscriptions` through that membership too, and records a DLQ redrive exactly as
+  `claimsctl dlq redrive` does: USAGE on `ops`, SELECT and INSERT on `ops.dlq_redrives` and its id sequence
+  (`OPERATIONS_TABLES`), nothing else there (`grant_operations`, after the audit migration made the table).
 - PUBLIC loses every privilege on the database (CONNECT, TEMPORARY, CREATE) and CREATE on schema public:
   a role this step did not make cannot even connect, and nobody but the admin creates a schema.
 
@@ -35,6 +38,8 @@ OPERATOR = "jkn_claimsctl"
 AUDIT_SCHEMA = "ops"  # shared/dlq.py AUDIT_SCHEMA; repeated here so provisioning does not import the broker client
 # Services that read other services' schemas (as claimsctl does): members of the read-only role.
 READING_SERVICES = ("console",)
+# What the console's operations page does in claimsctl's audit schema: read past redrives, record new ones.
+OPERATIONS_TABLES = ("dlq_redrives",)
 ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
 
 
@@ -80,11 +85,40 @@ async def provision(admin: Conn, plan: RolePlan) -> list[str]:
             done.append(await _grant_reading(admin, svc, plan.reader))
         await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(plan.operator.role)}")
         done.append(f"{plan.operator.role}: member of {plan.reader}")
-        readers_by_name = {service_role(name) for name in READING_SERVICES}
-        for svc in plan.services:
-            if svc.reads_services or svc.role in readers_by_name:
-                await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(svc.role)}")
-                done.append(f"{svc.role}: member of {plan.reader}")
+        for role in reading_roles(plan):
+            await admin.execute(f"GRANT {quote_ident(plan.reader)} TO {quote_ident(role)}")
+            done.append(f"{role}: member of {plan.reader}")
+        done.extend(await grant_operations(admin, plan))
+    return done
+
+
+def reading_roles(plan: RolePlan) -> list[str]:
+    """The services' roles that read the other schemas and redrive dead letters from a page (the console's)."""
+    readers_by_name = {service_role(name) for name in READING_SERVICES}
+    return [s.role for s in plan.services if s.reads_services or s.role in readers_by_name]
+
+
+async def grant_operations(conn: Conn, plan: RolePlan) -> list[str]:
+    """USAGE on the audit schema and SELECT, INSERT on `OPERATIONS_TABLES` (and their id sequences) for the
+    console. A table the audit migration has not made yet is skipped: `claimsctl db provision` calls this
+    again after migrating, and every roll-out provisions again."""
+    done = []
+    schema = quote_ident(plan.operator.schema)
+    for role in reading_roles(plan):
+        await conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {quote_ident(role)}")
+        granted = []
+        for table in OPERATIONS_TABLES:
+            name = f"{schema}.{quote_ident(table)}"
+            if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name):
+                continue
+            await conn.execute(f"GRANT SELECT, INSERT ON {name} TO {quote_ident(role)}")
+            for seq in await conn.fetch(
+                "SELECT s::text AS s FROM pg_get_serial_sequence($1, 'id') AS s WHERE s IS NOT NULL", name
+            ):
+                await conn.execute(f"GRANT USAGE ON SEQUENCE {seq['s']} TO {quote_ident(role)}")
+            granted.append(table)
+        done.append(f"{role}: may read and add to {plan.operator.schema}.{{{', '.join(granted)}}}" if granted
+                    else f"{role}: USAGE on {plan.operator.schema} (its tables not migrated yet)")  # fmt: skip
     return done
 
 
@@ -165,5 +199,14 @@ async def provision_dsn(admin_dsn: str, plan: RolePlan) -> list[str]:
     conn: asyncpg.Connection = await asyncpg.connect(admin_dsn)
     try:
         return await provision(conn, plan)
+    finally:
+        await conn.close()
+
+
+async def grant_operations_dsn(admin_dsn: str, plan: RolePlan) -> list[str]:
+    """`grant_operations` on a connection of its own (after the audit migration)."""
+    conn: asyncpg.Connection = await asyncpg.connect(admin_dsn)
+    try:
+        return await grant_operations(conn, plan)
     finally:
         await conn.close()

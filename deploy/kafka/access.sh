@@ -48,11 +48,13 @@ echo "kafka access: notifier ready"
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:gateway --operation Read --resource-pattern-type literal --group gateway >/dev/null
 echo "kafka access: gateway ready"
 
-# console: writes 11 topics, reads 9, groups ['console-analytics']
+# console: writes 11 topics, reads 24, groups ['console-analytics']
 : "${JKN_SCRAM_PASSWORD_CONSOLE:?JKN_SCRAM_PASSWORD_CONSOLE must be set: the SCRAM password of console}"
 "$BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --alter --entity-type users --entity-name console --add-config "SCRAM-SHA-512=[password=${JKN_SCRAM_PASSWORD_CONSOLE}]" >/dev/null
-"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:console --operation Describe --operation Read --resource-pattern-type literal --topic capitation.paid --topic claims.dispute-resolved --topic claims.grouped --topic claims.paid --topic claims.pended --topic claims.rejected --topic claims.submitted --topic claims.verified --topic payments.overdue >/dev/null
-"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:console --operation Describe --operation Write --resource-pattern-type literal --topic capitation.paid.dlq --topic claims.dispute-resolved.dlq --topic claims.grouped.dlq --topic claims.paid.dlq --topic claims.pended.dlq --topic claims.rejected.dlq --topic claims.submitted.dlq --topic claims.verified.dlq --topic payments.commands --topic payments.overdue.dlq --topic verifier.commands >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:console --operation Describe --resource-pattern-type literal --group gateway --group grouper --group notifier --group payments --group verifier --topic claims.disputed --topic claims.reminders --topic participants.changed --topic payments.deadline-approaching >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:console --operation Describe --operation Read --resource-pattern-type literal --topic capitation.paid --topic claims.dispute-resolved --topic claims.disputed.dlq --topic claims.grouped --topic claims.paid --topic claims.pended --topic claims.rejected --topic claims.reminders.dlq --topic claims.submitted --topic claims.verified --topic participants.changed.dlq --topic payments.commands.dlq --topic payments.deadline-approaching.dlq --topic payments.overdue --topic verifier.commands.dlq >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:console --operation Describe --operation Read --operation Write --resource-pattern-type literal --topic capitation.paid.dlq --topic claims.dispute-resolved.dlq --topic claims.grouped.dlq --topic claims.paid.dlq --topic claims.pended.dlq --topic claims.rejected.dlq --topic claims.submitted.dlq --topic claims.verified.dlq --topic payments.overdue.dlq >/dev/null
+"$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:console --operation Describe --operation Write --resource-pattern-type literal --topic payments.commands --topic verifier.commands >/dev/null
 "$BIN/kafka-acls.sh" --bootstrap-server "$BOOTSTRAP" --add --allow-principal User:console --operation Read --resource-pattern-type literal --group console-analytics >/dev/null
 echo "kafka access: console ready"
 

@@ -151,7 +151,13 @@ async def redrive(
     wanted = set(letter_ids)
     letters = [x for x in await dlq.read_letters(bootstrap, prefix, dlq.contract_dlq_topics()) if x.id in wanted]
     op = dlq.RedriveOperation(by=by, prefix=prefix, dry_run=False)
-    conn = await dlq.connect_audit(dsn)
+    conn = await dlq.connect_audit(dsn, migrate=False)  # the console's role may not create tables in `ops`
+    try:
+        if not await conn.fetchval(f"SELECT to_regclass('{dlq.AUDIT_SCHEMA}.dlq_redrives') IS NOT NULL"):
+            await dlq.migrate_audit(conn)  # a local stack where `claimsctl migrate` never ran (its owner runs it)
+    except BaseException:
+        await conn.close()
+        raise
     producer = make_producer(bootstrap, settings)
     await producer.start()
     try:

@@ -84,7 +84,7 @@ EXPECTED = {
     "console": {
         # The commands its operators sign (as claimsctl publishes them), and its analytics read model's feed.
         "writes": {"verifier.commands", "payments.commands"} | {t + ".dlq" for t in CONSOLE_READS},
-        "reads": CONSOLE_READS,
+        "reads": CONSOLE_READS | ALL_DLQS,  # the operations page lists every dead letter
         "groups": {"console-analytics"},
     },
 }
@@ -115,6 +115,18 @@ def test_the_verifier_only_looks_at_the_grouper_it_waits_for() -> None:
     assert Acl("topic", "claims.submitted", "Describe") in rules
     assert Acl("group", "grouper", "Describe") in rules
     assert Acl("topic", "claims.submitted", "Read") not in rules
+    assert Acl("group", "grouper", "Read") not in rules
+
+
+def test_the_console_only_looks_at_the_groups_whose_lag_its_operations_page_shows() -> None:
+    """Every service's consumer group and the topics it consumes: end and committed offsets, Describe only."""
+    from shared.access import acls
+
+    rules = acls(by_name()["console"])
+    groups = {a.name for a in rules if a.resource_type == "group" and a.operation == "Describe"}
+    assert groups == {"grouper", "verifier", "payments", "notifier", "gateway"}
+    described = _topics(rules, "Describe") - _topics(rules, "Read") - _topics(rules, "Write")
+    assert described == {"claims.disputed", "claims.reminders", "participants.changed", "payments.deadline-approaching"}
     assert Acl("group", "grouper", "Read") not in rules
 
 
