@@ -65,6 +65,7 @@ OPERATORS: Final = (
     DemoOperator("demo.approver", "Dewi Lestari (keuangan approver, demo)", "finance_approver"),
     DemoOperator("demo.approver2", "Rudi Hartono (keuangan approver 2, demo)", "finance_approver"),
     DemoOperator("demo.vedika", "Rina Kusuma (VEDIKA, demo)", "vedika"),
+    DemoOperator("demo.ops", "Yusuf Hidayat (operasional, demo)", "operations"),  # redrives from /operations
 )
 FEED_MAKER, FEED_APPROVER = "demo.maker", "demo.approver2"
 

@@ -39,8 +39,12 @@ from shared.checks import Check, Located, Refusal
 from shared.clock import Clock
 from shared.events import ApprovalGranted, ApprovalGrantedPayload, CommandSignature, Envelope
 
-Role = Literal["reviewer", "dispute_panel", "finance_maker", "finance_approver", "vedika"]
-ROLES: Final[tuple[str, ...]] = ("reviewer", "dispute_panel", "finance_maker", "finance_approver", "vedika")
+Role = Literal["reviewer", "dispute_panel", "finance_maker", "finance_approver", "vedika", "operations"]
+# `operations` signs no command (it is in no COMMAND_ROLES entry): it gates the console's operations
+# actions (a DLQ redrive from /operations), which any signed-in operator may only look at.
+ROLES: Final[tuple[str, ...]] = (
+    "reviewer", "dispute_panel", "finance_maker", "finance_approver", "vedika", "operations",
+)  # fmt: skip
 
 # Which role may issue which command (the registry says who holds which role). Money moves only after
 # a finance_approver other than the requester approves (ApprovalGranted; the payments service checks

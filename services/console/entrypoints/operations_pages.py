@@ -1,7 +1,8 @@
 """The operations page: deadlines at risk, overdue payables with their penalty accruing, outbox backlog,
 consumer lag, dead letters with redrive, and failed notifications.
 
-Any signed-in operator may look; a redrive is recorded under the operator's id in `ops.dlq_redrives`, the
+Any signed-in operator may look; only an operator with the `operations` role may redrive (others get the
+403 page naming it). A redrive is recorded under the operator's id in `ops.dlq_redrives`, the
 same audit `claimsctl dlq redrive --by` writes (shared/dlq.py), and each letter is redriven at most once.
 """
 
@@ -14,11 +15,13 @@ from starlette.responses import HTMLResponse
 
 from services.console.application.operations import Where, operations_view, redrive
 from services.console.domain import operations
-from services.console.entrypoints.session import SignedIn, current_operator, render
+from services.console.entrypoints.session import SignedIn, current_operator, render, require_role
 from shared.calendar import get_calendar
 from shared.clock import get_clock
 
 router = APIRouter()
+# The role that may act on the page (shared/operators.py ROLES; it signs no command).
+OPERATIONS_ROLE = "operations"
 
 
 def where(request: Request) -> Where:
@@ -69,7 +72,7 @@ async def operations_page(
 
 @router.post("/operations/dlq/redrive")
 async def redrive_letter(
-    request: Request, operator: Annotated[SignedIn, Depends(current_operator)],
+    request: Request, operator: Annotated[SignedIn, Depends(require_role(OPERATIONS_ROLE))],
     letter_id: Annotated[str, Form()] = "",
 ) -> HTMLResponse:  # fmt: skip
     op = await redrive(where(request), [letter_id], operator.operator_id)

@@ -30,7 +30,13 @@ from services.console.adapters.operations_queries import dead_letters
 from services.console.application.operations import Where, operations_view, redrive
 from services.console.entrypoints import operations_pages
 from services.console.entrypoints.analytics_consumer import ANALYTICS_CONSUMES
-from services.console.entrypoints.session import ConsoleEnv, SignedIn, current_operator, templates_environment
+from services.console.entrypoints.session import (
+    ConsoleEnv,
+    SignedIn,
+    current_operator,
+    install,
+    templates_environment,
+)
 from shared import db, dlq
 from shared.calendar import WorkingCalendar
 from shared.runtime import ServiceSpec
@@ -73,8 +79,14 @@ async def world(stack: Stack) -> AsyncIterator[World]:
         ])  # fmt: skip
         await produce(stack.bootstrap_servers, lane.prefix + "claims.pended", [(b"JUNK-1", b"not an event")])
 
-        async def applied() -> bool:
-            return await lane.consumed(spec)
+        async def applied() -> bool:  # consumed, and the junk's dead letter relayed (the outbox is empty again)
+            if not await lane.consumed(spec):
+                return False
+            conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": spec.schema})
+            try:
+                return not await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            finally:
+                await conn.close()
 
         await eventually(applied, within=30)
         where = Where(settings, stack.bootstrap_servers, stack.database_url, [spec], notifier)
@@ -154,7 +166,7 @@ async def test_a_dead_letter_is_shown_and_redriven_once_under_the_operators_name
 async def test_the_operations_page_shows_it_all_and_redrives_from_a_form(world: World) -> None:
     app = FastAPI()
     app.include_router(operations_pages.router)
-    app.state.console = ConsoleEnv(templates_environment(), None, {}, session_lookup=_no_session)
+    install(app, ConsoleEnv(templates_environment(), None, {}, session_lookup=_no_session))
     app.state.pool = lambda: world.pool
     app.state.runtime = SimpleNamespace(settings=world.where.settings, bootstrap=world.where.bootstrap,
                                         dsn=world.where.dsn, spec=world.spec)  # fmt: skip
@@ -168,6 +180,10 @@ async def test_the_operations_page_shows_it_all_and_redrives_from_a_form(world: 
         assert world.spec.consumes[0].name in page.text  # its lag row
         # The first letter (the redriven copy was dead-lettered again, as junk is).
         letter = next(x for x in await operations_view_letters(world) if x.source_topic == "claims.pended")
+        refused = await http.post("/operations/dlq/redrive", data={"letter_id": letter.id})
+        assert refused.status_code == 403  # a reviewer may look, not redrive
+        assert "This page needs the role operations. Your roles: reviewer." in refused.text
+        app.dependency_overrides[current_operator] = lambda: SignedIn("ops.yusuf", ("operations",), "en")
         posted = await http.post("/operations/dlq/redrive", data={"letter_id": letter.id})
         assert posted.status_code == 200
         assert f"{letter.id}</span>: already-redriven" in posted.text  # the test above redrove it
