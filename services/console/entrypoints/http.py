@@ -6,7 +6,9 @@ operations pages, when this checkout has them, are mounted from their own module
 
 from __future__ import annotations
 
+import hmac
 import importlib
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +31,7 @@ from services.console.entrypoints.session import (
     ConsoleEnv,
     SignedIn,
     SignInRequired,
+    csrf_page,
     current_operator,
     install,
     render,
@@ -42,6 +45,15 @@ from shared.runtime import ServiceRuntime
 STATIC = Path(__file__).resolve().parents[1] / "static"
 OPTIONAL_ROUTERS = ("services.console.entrypoints.analytics_pages", "services.console.entrypoints.operations_pages")
 LANG_COOKIE = "console_lang"
+# Before a session exists the sign-in form is guarded by a double-submit token: a random value in a cookie
+# only this origin can set (SameSite=Strict, HttpOnly, on /login only) and the same value in the form; a post
+# from another site can send the cookie at most, never read it to fill the field.
+LOGIN_CSRF_COOKIE = "console_login_csrf"
+
+
+def login_csrf_ok(cookie: str | None, sent: str) -> bool:
+    """The form's token is the cookie's (compared in constant time); neither may be empty."""
+    return bool(cookie) and bool(sent) and hmac.compare_digest(cookie or "", sent)
 
 
 def optional_routers() -> list[APIRouter]:
@@ -105,7 +117,15 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
             response = RedirectResponse(f"/login?next={quote(local_path(next))}", 303)
             response.set_cookie(LANG_COOKIE, lang, httponly=True, samesite="strict", secure=settings.secure_cookies)
             return response
-        return render(request, "login.html", {"next": local_path(next), "operator_id": "", "message": ""})
+        return login_form(request, {"next": local_path(next), "operator_id": "", "message": ""})
+
+    def login_form(request: Request, context: dict[str, Any], status_code: int = 200) -> Response:
+        """The sign-in form with its pre-session CSRF token (the cookie's, or a new one set with it)."""
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = render(request, "login.html", {**context, "login_csrf": token}, status_code)
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=settings.secure_cookies, path="/login")  # fmt: skip
+        return response
 
     @app.post("/login", response_model=None)
     async def login(
@@ -113,7 +133,10 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
         operator_id: Annotated[str, Form()] = "",
         password: Annotated[str, Form()] = "",
         next: Annotated[str, Form()] = "/",
+        csrf_token: Annotated[str, Form()] = "",
     ) -> Response:
+        if not login_csrf_ok(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+            return csrf_page(request)  # a forged sign-in (login CSRF) never reaches the accounts
         language = request.cookies.get(LANG_COOKIE, settings.default_language)
         language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         now = datetime.now(UTC)
@@ -122,6 +145,7 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
         SIGN_INS.labels(result.outcome).inc()
         if result.outcome == "signed_in" and result.token is not None:
             response = RedirectResponse(local_path(next), 303)
+            response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")  # the session's own token takes over
             response.set_cookie(COOKIE, result.token, max_age=int(policy.session_length.total_seconds()),
                                 httponly=True, samesite="strict", secure=settings.secure_cookies, path="/")  # fmt: skip
             return response
@@ -132,7 +156,7 @@ def create_app(runtime: ServiceRuntime, settings: ConsoleSettings | None = None)
             message = translate(language, "login.failed")
         # Keep what was typed (the operator id, never the password) and say why, next to the form.
         context = {"next": local_path(next), "operator_id": operator_id[:64], "message": message}
-        return render(request, "login.html", context, 401)
+        return login_form(request, context, 401)
 
     @app.post("/logout", response_model=None)
     async def logout(request: Request) -> Response:
