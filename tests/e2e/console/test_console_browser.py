@@ -415,10 +415,16 @@ async def test_a_reviewer_cannot_open_the_approvals_page_in_either_language(worl
 
 
 async def test_other_pages_where_this_checkout_has_them(world: World, shots: Path) -> None:
-    """Analytics and operations pages are photographed when they exist (another part of the console)."""
+    """Analytics and operations pages are photographed when they exist (another part of the console): for
+    analytics, the tariff gap report of the seeded month (its default, the latest with claims) with its chart."""
     page = await signed_in(world, "test.approver")
-    for name in ("analytics", "operations"):
-        response = await page.goto(f"{world.url}/{name}")
+    for name, path in (("analytics", "/analytics/tariff-gap"), ("operations", "/operations")):
+        response = await page.goto(f"{world.url}{path}")
         if response is not None and response.status == 200:
+            if name == "analytics":  # the chart drawn, not a broken image, before the photograph
+                chart = page.locator("figure.chart img")
+                await expect(chart).to_be_visible()
+                await page.wait_for_function("() => document.querySelector('figure.chart img').complete")
+                assert await chart.evaluate("img => img.naturalWidth") > 0
             await page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     await page.context.close()
