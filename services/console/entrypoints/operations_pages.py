@@ -58,7 +58,8 @@ async def _page(request: Request, operator: SignedIn, days: int, extra: dict[str
         view = await operations_view(conn, where(request), get_calendar(), get_clock().today(), days)
     return render(request, "operations.html", {
         "view": view, "days": days, "language": language,
-        "l": lambda key, **values: operations.label(key, language, **values), "nb": no_break, **extra,
+        "l": lambda key, **values: operations.label(key, language, **values), "nb": no_break,
+        "may_redrive": operator.has(OPERATIONS_ROLE), **extra,
     })  # fmt: skip
 
 
