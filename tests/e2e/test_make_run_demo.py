@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -129,7 +130,11 @@ def _monitor_totals(http: httpx.Client, cons_id: str, secret: str) -> dict[int, 
 def _sign_in_and_see_held_claims(console: str, password: str, within_s: float = 60) -> None:
     """Sign in as the demo reviewer; the review queue lists a claim the feed sent (held for a long stay)."""
     with httpx.Client(base_url=console, timeout=30) as http:
-        r = http.post("/login", data={"operator_id": "demo.reviewer", "password": password, "next": "/review"})
+        # The sign-in form carries a pre-session CSRF token (a cookie and the same value in the form).
+        token = re.search(r'name="csrf_token" value="([^"]+)"', http.get("/login").text)
+        assert token, "the sign-in form has no csrf_token"
+        form = {"operator_id": "demo.reviewer", "password": password, "next": "/review", "csrf_token": token[1]}
+        r = http.post("/login", data=form)
         assert r.status_code == 303, r.text[:500]
         started = time.monotonic()
         while "/claims/" not in (page := http.get("/review").text):
@@ -151,13 +156,13 @@ def test_make_run_demo_seeds_feeds_and_verifies_the_readme_claim(run_dir: Path) 
             assert f"{cons_id}" in out and hospital["secret"] in out  # each credential printed
         assert set(state["hospitals"]) == {"demo-0301R001", "demo-0302R002", "demo-0303R003", "demo-bpjs"}
         registry = (run_dir / ".local" / "demo" / "operators.toml").read_text()
-        for role in ("reviewer", "dispute_panel", "finance_maker", "finance_approver", "vedika"):
+        for role in ("reviewer", "dispute_panel", "finance_maker", "finance_approver", "vedika", "operations"):
             assert f'roles = ["{role}"]' in registry
         assert registry.count('roles = ["finance_approver"]') == 2
         if CONSOLE:  # the console's accounts, printed with their passwords
             assert f"{run.url(8086)}/" in out
             assert set(state["accounts"]) == {"demo.reviewer", "demo.tkmkb", "demo.maker", "demo.approver",
-                                              "demo.approver2", "demo.vedika"}  # fmt: skip
+                                              "demo.approver2", "demo.vedika", "demo.ops"}  # fmt: skip
             for account in state["accounts"].values():
                 assert account["password"] in out
 
