@@ -10,6 +10,7 @@ four services running:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import uuid
@@ -201,10 +202,24 @@ async def _control_characters(stack: Stack) -> None:
             await produce_raw(stack.bootstrap_servers, lane.prefix + topic, records)
         for spec in SERVICES():
             await eventually(lambda spec=spec: lane.consumed(lane.isolate(spec)), within=120, interval=0.5)
-        problems = []
-        for topic, consumed in topics.items():
-            mine = [p for p in (*poison, *refused) if p.topic == topic]
-            problems += dead_letter_problems(await lane.records(dlq_topic(topic)), mine, consumed.groups)
+
+        async def letter_problems() -> list[str]:
+            found: list[str] = []
+            for topic, consumed in topics.items():
+                mine = [p for p in (*poison, *refused) if p.topic == topic]
+                found += dead_letter_problems(await lane.records(dlq_topic(topic)), mine, consumed.groups)
+            return found
+
+        # Dead letters are outbox rows, published by each service's relay just after its consumer commits:
+        # a group that has consumed everything may still be publishing its last letters, so poll for them.
+        problems: list[str] = []
+
+        async def letters_complete() -> bool:
+            problems[:] = await letter_problems()
+            return not problems
+
+        with contextlib.suppress(AssertionError):  # still wrong after 60 s: the problems are reported below
+            await eventually(letters_complete, within=60, interval=0.5)
         problems += await _not_applied(lane, topics, follow_ups)
         problems += await _outputs_missing(lane, follow_ups)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:60])
