@@ -33,7 +33,10 @@ run: $(STAMP)
 ## Lint, then unit and integration tests against a real broker and database.
 test: lint tools
 	@# pytest exits 5 when it collected nothing: that must fail, never pass quietly.
-	$(BIN)/pytest -q tests; rc=$$?; \
+	@# Two workers, each with its own PostgreSQL and broker (the suite mostly waits on the broker); a file's
+	@# tests stay on one worker and the slow end-to-end files start first. A test still running after 400 s
+	@# has its stack printed, so a hang says where it is.
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -o faulthandler_timeout=400 tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; fi; exit $$rc
 
 lint: $(STAMP)
