@@ -33,6 +33,16 @@ class ConsoleSettings(BaseSettings):
         "WITA or WIT; any other hospital's in WIB",
     )
     default_language: str = Field(default="id", pattern="^(id|en)$", description="id (Bahasa Indonesia) or en")
+    # The console's own broker user may not write the source topics (only their owners and the redrive tool
+    # may: a forged claims.verified is refused at the broker), so a redrive publishes as the redrive tool.
+    redrive_sasl_username: str = Field(
+        default="",
+        description="SASL user a DLQ redrive from /operations publishes as (the `claimsctl-redrive` principal); "
+        "empty: the console's own broker user (enough on the local stack, refused by the broker's ACLs elsewhere)",
+    )
+    redrive_sasl_password: SecretStr = Field(
+        default=SecretStr(""), description="That user's SASL password (never logged)"
+    )
 
 
 @lru_cache(maxsize=1)

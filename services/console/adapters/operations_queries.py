@@ -158,7 +158,7 @@ async def redrive(
     except BaseException:
         await conn.close()
         raise
-    producer = make_producer(bootstrap, settings)
+    producer = make_producer(bootstrap, _as_redrive_tool(settings))
     await producer.start()
     try:
         await dlq.redrive(conn, producer, op, letters)
@@ -166,3 +166,16 @@ async def redrive(
         await producer.stop()
         await conn.close()
     return op
+
+
+def _as_redrive_tool(settings: Settings) -> Settings:
+    """The broker settings a redrive publishes with: the redrive tool's principal when the console has it."""
+    from services.console.settings import get_console_settings
+
+    console = get_console_settings()
+    if not console.redrive_sasl_username:
+        return settings
+    broker = settings.broker.model_copy(
+        update={"sasl_username": console.redrive_sasl_username, "sasl_password": console.redrive_sasl_password}
+    )
+    return settings.model_copy(update={"broker": broker})
