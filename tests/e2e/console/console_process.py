@@ -15,5 +15,15 @@ from shared.runtime import serve
 
 if __name__ == "__main__":
     suffix = os.environ["LANE_SUFFIX"]
+    # The other services run on the lane too (schemas `<schema>_<suffix>`, groups `<group>-<suffix>`): the
+    # operations page looks at the services the deployment runs, so it is shown the lane's.
+    import shared.services
+
+    lane = [
+        replace(s, schema=f"{s.schema}_{suffix}", consumes=[replace(c, name=f"{c.name}-{suffix}") for c in s.consumes])
+        for s in shared.services.SERVICES()
+        if s.name in os.environ.get("LANE_SERVICES", s.name).split(",")  # the ones the test runs, else all
+    ]
+    shared.services.SERVICES = lambda: lane
     serve(replace(SPEC, schema=f"{SPEC.schema}_{suffix}",
                   consumes=[replace(c, name=f"{c.name}-{suffix}") for c in SPEC.consumes]))  # fmt: skip

@@ -182,7 +182,8 @@ async def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Async
            "CONSOLE_SECRETS_KEY": secrets_key, "SERVICE_LOG_LEVEL": "WARNING",
            "OPERATORS_REGISTRY_FILE": str(operators().registry_file), "KAFKA_SESSION_TIMEOUT_MS": "6000",
            "CONSOLE_VERIFIER_SCHEMA": verifier_spec.schema, "CONSOLE_PAYMENTS_SCHEMA": payments_spec.schema,
-           "CONSOLE_HOSPITAL_ZONES": "0301R001=Asia/Jakarta"}  # fmt: skip
+           "CONSOLE_HOSPITAL_ZONES": "0301R001=Asia/Jakarta",
+           "LANE_SERVICES": "verifier,payments"}  # fmt: skip  # what this module runs beside the console
     async with AsyncExitStack() as stack_of:
         await stack_of.enter_async_context(running(verifier_spec, lane.settings()))
         await stack_of.enter_async_context(running(payments_spec, lane.settings()))
