@@ -33,6 +33,7 @@ class ClaimHeader:
     submitted_on: str | None
     review_reasons: list[dict[str, Any]]
     updated_at: datetime
+    cbg_code: str | None = None  # the INA-CBG code of the current revision's ClaimGrouped
 
     @property
     def version(self) -> str:
@@ -99,6 +100,8 @@ class Readers:
         data = dict(row)
         data["review_reasons"] = json.loads(data["review_reasons"] or "[]")
         data["claimed_amount"] = int(data["claimed_amount"] or 0)
+        grouped = [h["detail"] for h in history if h["event_type"] == "ClaimGrouped" and isinstance(h["detail"], dict)]
+        data["cbg_code"] = (grouped[-1].get("grouping") or {}).get("cbg_code") if grouped else None
         return ClaimHeader(**data), history
 
     async def claim_state(self, claim_id: str) -> str | None:

@@ -277,6 +277,7 @@ async def test_a_reviewer_decides_a_held_claim_and_sees_it_verified(world: World
     await row.locator("a").click()
     await expect(page.locator("#claim-state")).to_have_attribute("data-state", "in_review")
     await expect(page.locator("#timeline")).to_contain_text("ClaimGrouped")
+    await expect(page.locator("#claim-cbg")).to_have_text("K-1-13-I")  # the INA-CBG code, not only its CMG
     # A refused form keeps what was typed and names the rule next to the field.
     await page.select_option("select[name=outcome]", "adjust")
     await page.fill("textarea[name=note]", "LOS diperiksa")
