@@ -9,8 +9,6 @@ key must be one the registry lists for that operator.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -24,7 +22,7 @@ from services.console.adapters.passwords import hash_password, signer_from_pem
 from services.console.adapters.repository import Account, SqlAccounts, SqlGuards
 from services.console.adapters.sealing import SecretBox, secret_box
 from services.console.settings import ConsoleSettings
-from shared import db
+from shared.cli_schema import run_in_schema
 from shared.operators import load_registry, registry_path
 from shared.sealing import MissingSecretsKey, new_key
 from shared.settings import get_settings
@@ -45,27 +43,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _run(schema: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    from shared.runtime import resolve_endpoints
-
-    try:
-        _, dsn = resolve_endpoints(get_settings())
-    except RuntimeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-    async def main() -> T:
-        with contextlib.redirect_stdout(sys.stderr):
-            await db.migrate(dsn, schema, MIGRATIONS)  # the console may not have run yet
-        conn: asyncpg.Connection = await asyncpg.connect(
-            dsn, server_settings={"search_path": f"{db.quote_ident(schema)},public"}
-        )
-        try:
-            async with conn.transaction():
-                return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(main())
+    return run_in_schema(schema, MIGRATIONS, work)
 
 
 def _box() -> SecretBox:

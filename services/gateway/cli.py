@@ -8,11 +8,8 @@ BPJS hands out a VClaim consumer secret) and stored sealed with GATEWAY_SECRETS_
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import secrets
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -24,8 +21,7 @@ from services.gateway.adapters import repository
 from services.gateway.adapters.sealing import MissingSecretsKey, SecretBox, new_key, secret_box
 from services.gateway.domain.eklaim import KODE_TARIF
 from services.gateway.settings import GatewaySettings
-from shared import db
-from shared.settings import get_settings
+from shared.cli_schema import run_in_schema
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 hospitals = typer.Typer(help="Hospital gateway credentials: cons_id, secret, kode_rs.", no_args_is_help=True)
@@ -39,27 +35,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _run(schema: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    from shared.runtime import resolve_endpoints
-
-    try:
-        _, dsn = resolve_endpoints(get_settings())
-    except RuntimeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-    async def main() -> T:
-        with contextlib.redirect_stdout(sys.stderr):
-            await db.migrate(dsn, schema, MIGRATIONS)  # the gateway may not have run yet
-        conn: asyncpg.Connection = await asyncpg.connect(
-            dsn, server_settings={"search_path": f"{db.quote_ident(schema)},public"}
-        )
-        try:
-            async with conn.transaction():
-                return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(main())
+    return run_in_schema(schema, MIGRATIONS, work)
 
 
 def _box() -> SecretBox:
