@@ -29,7 +29,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -43,6 +43,7 @@ from shared.settings import TracingSettings
 if TYPE_CHECKING:  # the SDK and the exporter are imported only when tracing is on (0.4 s and 6 MB otherwise)
     from opentelemetry.sdk.trace import TracerProvider
 
+    from shared.consumer import Record
     from shared.outbox import OutboxRow
 
 TRACEPARENT, TRACESTATE = "traceparent", "tracestate"
@@ -136,23 +137,12 @@ def current_carrier() -> Carrier | None:
 # ------------------------------------------------------------------------------------- the kernel's side
 
 
-class _Record(Protocol):
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
-
-
 @dataclass
 class BatchTrace:
     """A consumer batch's spans, one per event, and what its emitted events continue."""
 
     tracer: Tracer
-    items: Sequence[tuple[_Record, Envelope]]
+    items: Sequence[tuple[Record, Envelope]]
     consumer: str
     spans: dict[uuid.UUID, Span] = field(default_factory=dict)
     carriers: dict[uuid.UUID, Carrier] = field(default_factory=dict)  # event id -> its span's context
